@@ -1,0 +1,50 @@
+# Every target sets itself up: a fresh clone needs only `make test` or `make demo`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+generate: $(STAMP)
+	$(PY) codegen/generate.py --out generated/finops_api_client
+
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d) && \
+	$(PY) codegen/generate.py --out $$tmp/finops_api_client >/dev/null && \
+	if diff -r -x __pycache__ generated/finops_api_client $$tmp/finops_api_client; then \
+		echo "generated/ matches openapi.yaml and codegen/"; rm -rf $$tmp; \
+	else \
+		echo "generated/ differs from what openapi.yaml and codegen/ produce: run 'make generate'"; rm -rf $$tmp; exit 1; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check resilience tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff format --check resilience tests codegen reference_backend benchmarks demo
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend
+
+test: lint typecheck check-generated
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+bench-smoke: $(STAMP)
+	$(PY) -m benchmarks --smoke
+
+demo: $(STAMP)
+	$(PY) -m demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

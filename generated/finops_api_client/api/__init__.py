@@ -1,0 +1,753 @@
+"""The typed facade: ``FinOpsClient`` and ``AsyncFinOpsClient``, generated from openapi.yaml.
+
+Each method builds its request with the generated endpoint module and hands it to the
+resilient base class (auth, retries, circuit breaker, metrics, validation, batching).
+"""
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from resilience import (
+    AsyncAPIClient,
+    BatchResult,
+    DryRun,
+    ProgressCallback,
+    SyncAPIClient,
+)
+
+from .._contract import DEFAULT_BASE_URL, OPERATIONS
+from ..models.anomaly_page import AnomalyPage
+from ..models.api_error import Error
+from ..models.approval import Approval
+from ..models.approval_request import ApprovalRequest
+from ..models.budget_forecast import BudgetForecast
+from ..models.budget_forecast_page import BudgetForecastPage
+from ..models.cost_anomaly import CostAnomaly
+from ..models.cost_optimization import CostOptimization
+from ..models.health_status import HealthStatus
+from ..models.ingest_result import IngestResult
+from ..models.optimization_page import OptimizationPage
+from ..models.optimization_status import OptimizationStatus
+from ..models.resource_inventory import ResourceInventory
+from ..models.resource_page import ResourcePage
+from ..models.risk_level import RiskLevel
+from ..models.severity import Severity
+from ..types import UNSET, Unset
+from .anomalies import get_anomalies as _get_anomalies
+from .anomalies import post_anomalies as _post_anomalies
+from .budgets import get_budget_forecasts as _get_budget_forecasts
+from .budgets import post_budget_forecasts as _post_budget_forecasts
+from .health import get_health as _get_health
+from .optimizations import approve_optimization as _approve_optimization
+from .optimizations import get_optimizations as _get_optimizations
+from .optimizations import post_optimizations as _post_optimizations
+from .resources import get_resources as _get_resources
+from .resources import post_resources as _post_resources
+
+__all__ = ["AsyncFinOpsClient", "FinOpsClient"]
+
+
+class FinOpsClient(SyncAPIClient):
+    """Sync client for the FinOps API; thread-safe, one per process is enough.
+
+    ``FinOpsClient(base_url=None, *, api_key=None, auth_type="api_key", auth=None, timeout=30.0,
+    max_retries=3, circuit_breaker_config=None, enable_circuit_breaker=True,
+    enable_performance_monitoring=True, dry_run=None, ...)``; defaults come from
+    ``FINOPS_API_URL``, ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``.
+    """
+
+    _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
+    _ENV_PREFIX: ClassVar[str] = "FINOPS"
+    _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
+    _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
+    _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
+        ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None
+    )
+
+    def get_health(
+        self,
+    ) -> HealthStatus:
+        """Backend health"""
+
+        return self._call(
+            _get_health._get_kwargs(),
+            HealthStatus.from_dict,
+        )
+
+    def get_resources(
+        self,
+        *,
+        resource_type: str | Unset = UNSET,
+        region: str | Unset = UNSET,
+        account_id: str | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> ResourcePage:
+        """List resource inventory"""
+        self._check_params(
+            "get_resources",
+            {
+                "resourceType": resource_type,
+                "region": region,
+                "accountId": account_id,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return self._call(
+            _get_resources._get_kwargs(
+                resource_type=resource_type,
+                region=region,
+                account_id=account_id,
+                limit=limit,
+                cursor=cursor,
+            ),
+            ResourcePage.from_dict,
+        )
+
+    def iter_resources(
+        self,
+        *,
+        resource_type: str | Unset = UNSET,
+        region: str | Unset = UNSET,
+        account_id: str | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> Iterator[ResourceInventory]:
+        """Every item of every page of ``get_resources``, following ``nextCursor``."""
+
+        def fetch(cursor: str | None) -> ResourcePage:
+            return self.get_resources(
+                resource_type=resource_type,
+                region=region,
+                account_id=account_id,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_resources", "data", "next_cursor")
+
+    def post_resources(
+        self,
+        items: Sequence[ResourceInventory | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of resources
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return self._ingest(
+            "post_resources",
+            items,
+            lambda: _post_resources._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    def get_optimizations(
+        self,
+        *,
+        status: OptimizationStatus | Unset = UNSET,
+        risk_level: RiskLevel | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> OptimizationPage:
+        """List cost optimizations"""
+        self._check_params(
+            "get_optimizations",
+            {
+                "status": status,
+                "riskLevel": risk_level,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return self._call(
+            _get_optimizations._get_kwargs(
+                status=status,
+                risk_level=risk_level,
+                limit=limit,
+                cursor=cursor,
+            ),
+            OptimizationPage.from_dict,
+        )
+
+    def iter_optimizations(
+        self,
+        *,
+        status: OptimizationStatus | Unset = UNSET,
+        risk_level: RiskLevel | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> Iterator[CostOptimization]:
+        """Every item of every page of ``get_optimizations``, following ``nextCursor``."""
+
+        def fetch(cursor: str | None) -> OptimizationPage:
+            return self.get_optimizations(
+                status=status,
+                risk_level=risk_level,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_optimizations", "data", "next_cursor")
+
+    def post_optimizations(
+        self,
+        items: Sequence[CostOptimization | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of cost optimizations
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return self._ingest(
+            "post_optimizations",
+            items,
+            lambda: _post_optimizations._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    def approve_optimization(
+        self,
+        optimization_id: str,
+        approved: bool = True,
+        comment: str | Unset = UNSET,
+    ) -> Approval | DryRun:
+        """Approve or reject a cost optimization
+
+        In dry run, validates and returns what would have been sent instead.
+        """
+        self._check_params(
+            "approve_optimization",
+            {
+                "optimizationId": optimization_id,
+            },
+        )
+
+        body = ApprovalRequest(
+            approved=approved,
+            comment=comment,
+        )
+        return self._call_with_body(
+            _approve_optimization._get_kwargs(
+                optimization_id=optimization_id,
+                body=body,
+            ),
+            body.to_dict(),
+            Approval.from_dict,
+        )
+
+    def get_anomalies(
+        self,
+        *,
+        severity: Severity | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> AnomalyPage:
+        """List cost anomalies"""
+        self._check_params(
+            "get_anomalies",
+            {
+                "severity": severity,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return self._call(
+            _get_anomalies._get_kwargs(
+                severity=severity,
+                limit=limit,
+                cursor=cursor,
+            ),
+            AnomalyPage.from_dict,
+        )
+
+    def iter_anomalies(
+        self,
+        *,
+        severity: Severity | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> Iterator[CostAnomaly]:
+        """Every item of every page of ``get_anomalies``, following ``nextCursor``."""
+
+        def fetch(cursor: str | None) -> AnomalyPage:
+            return self.get_anomalies(
+                severity=severity,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_anomalies", "data", "next_cursor")
+
+    def post_anomalies(
+        self,
+        items: Sequence[CostAnomaly | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of cost anomalies
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return self._ingest(
+            "post_anomalies",
+            items,
+            lambda: _post_anomalies._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    def get_budget_forecasts(
+        self,
+        *,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> BudgetForecastPage:
+        """List budget forecasts"""
+        self._check_params(
+            "get_budget_forecasts",
+            {
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return self._call(
+            _get_budget_forecasts._get_kwargs(
+                limit=limit,
+                cursor=cursor,
+            ),
+            BudgetForecastPage.from_dict,
+        )
+
+    def iter_budget_forecasts(
+        self,
+        *,
+        limit: int | Unset = 100,
+    ) -> Iterator[BudgetForecast]:
+        """Every item of every page of ``get_budget_forecasts``, following ``nextCursor``."""
+
+        def fetch(cursor: str | None) -> BudgetForecastPage:
+            return self.get_budget_forecasts(
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_budget_forecasts", "data", "next_cursor")
+
+    def post_budget_forecasts(
+        self,
+        items: Sequence[BudgetForecast | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of budget forecasts
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return self._ingest(
+            "post_budget_forecasts",
+            items,
+            lambda: _post_budget_forecasts._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+
+class AsyncFinOpsClient(AsyncAPIClient):
+    """Async client for the FinOps API; share one per event loop."""
+
+    _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
+    _ENV_PREFIX: ClassVar[str] = "FINOPS"
+    _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
+    _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
+    _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
+        ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None
+    )
+
+    async def get_health(
+        self,
+    ) -> HealthStatus:
+        """Backend health"""
+
+        return await self._call(
+            _get_health._get_kwargs(),
+            HealthStatus.from_dict,
+        )
+
+    async def get_resources(
+        self,
+        *,
+        resource_type: str | Unset = UNSET,
+        region: str | Unset = UNSET,
+        account_id: str | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> ResourcePage:
+        """List resource inventory"""
+        self._check_params(
+            "get_resources",
+            {
+                "resourceType": resource_type,
+                "region": region,
+                "accountId": account_id,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return await self._call(
+            _get_resources._get_kwargs(
+                resource_type=resource_type,
+                region=region,
+                account_id=account_id,
+                limit=limit,
+                cursor=cursor,
+            ),
+            ResourcePage.from_dict,
+        )
+
+    def iter_resources(
+        self,
+        *,
+        resource_type: str | Unset = UNSET,
+        region: str | Unset = UNSET,
+        account_id: str | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> AsyncIterator[ResourceInventory]:
+        """Every item of every page of ``get_resources``, following ``nextCursor``."""
+
+        async def fetch(cursor: str | None) -> ResourcePage:
+            return await self.get_resources(
+                resource_type=resource_type,
+                region=region,
+                account_id=account_id,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_resources", "data", "next_cursor")
+
+    async def post_resources(
+        self,
+        items: Sequence[ResourceInventory | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of resources
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return await self._ingest(
+            "post_resources",
+            items,
+            lambda: _post_resources._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    async def get_optimizations(
+        self,
+        *,
+        status: OptimizationStatus | Unset = UNSET,
+        risk_level: RiskLevel | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> OptimizationPage:
+        """List cost optimizations"""
+        self._check_params(
+            "get_optimizations",
+            {
+                "status": status,
+                "riskLevel": risk_level,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return await self._call(
+            _get_optimizations._get_kwargs(
+                status=status,
+                risk_level=risk_level,
+                limit=limit,
+                cursor=cursor,
+            ),
+            OptimizationPage.from_dict,
+        )
+
+    def iter_optimizations(
+        self,
+        *,
+        status: OptimizationStatus | Unset = UNSET,
+        risk_level: RiskLevel | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> AsyncIterator[CostOptimization]:
+        """Every item of every page of ``get_optimizations``, following ``nextCursor``."""
+
+        async def fetch(cursor: str | None) -> OptimizationPage:
+            return await self.get_optimizations(
+                status=status,
+                risk_level=risk_level,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_optimizations", "data", "next_cursor")
+
+    async def post_optimizations(
+        self,
+        items: Sequence[CostOptimization | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of cost optimizations
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return await self._ingest(
+            "post_optimizations",
+            items,
+            lambda: _post_optimizations._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    async def approve_optimization(
+        self,
+        optimization_id: str,
+        approved: bool = True,
+        comment: str | Unset = UNSET,
+    ) -> Approval | DryRun:
+        """Approve or reject a cost optimization
+
+        In dry run, validates and returns what would have been sent instead.
+        """
+        self._check_params(
+            "approve_optimization",
+            {
+                "optimizationId": optimization_id,
+            },
+        )
+
+        body = ApprovalRequest(
+            approved=approved,
+            comment=comment,
+        )
+        return await self._call_with_body(
+            _approve_optimization._get_kwargs(
+                optimization_id=optimization_id,
+                body=body,
+            ),
+            body.to_dict(),
+            Approval.from_dict,
+        )
+
+    async def get_anomalies(
+        self,
+        *,
+        severity: Severity | Unset = UNSET,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> AnomalyPage:
+        """List cost anomalies"""
+        self._check_params(
+            "get_anomalies",
+            {
+                "severity": severity,
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return await self._call(
+            _get_anomalies._get_kwargs(
+                severity=severity,
+                limit=limit,
+                cursor=cursor,
+            ),
+            AnomalyPage.from_dict,
+        )
+
+    def iter_anomalies(
+        self,
+        *,
+        severity: Severity | Unset = UNSET,
+        limit: int | Unset = 100,
+    ) -> AsyncIterator[CostAnomaly]:
+        """Every item of every page of ``get_anomalies``, following ``nextCursor``."""
+
+        async def fetch(cursor: str | None) -> AnomalyPage:
+            return await self.get_anomalies(
+                severity=severity,
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_anomalies", "data", "next_cursor")
+
+    async def post_anomalies(
+        self,
+        items: Sequence[CostAnomaly | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of cost anomalies
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return await self._ingest(
+            "post_anomalies",
+            items,
+            lambda: _post_anomalies._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+
+    async def get_budget_forecasts(
+        self,
+        *,
+        limit: int | Unset = 100,
+        cursor: str | Unset = UNSET,
+    ) -> BudgetForecastPage:
+        """List budget forecasts"""
+        self._check_params(
+            "get_budget_forecasts",
+            {
+                "limit": limit,
+                "cursor": cursor,
+            },
+        )
+
+        return await self._call(
+            _get_budget_forecasts._get_kwargs(
+                limit=limit,
+                cursor=cursor,
+            ),
+            BudgetForecastPage.from_dict,
+        )
+
+    def iter_budget_forecasts(
+        self,
+        *,
+        limit: int | Unset = 100,
+    ) -> AsyncIterator[BudgetForecast]:
+        """Every item of every page of ``get_budget_forecasts``, following ``nextCursor``."""
+
+        async def fetch(cursor: str | None) -> BudgetForecastPage:
+            return await self.get_budget_forecasts(
+                limit=limit,
+                cursor=UNSET if cursor is None else cursor,
+            )
+
+        return self._iterate(fetch, "get_budget_forecasts", "data", "next_cursor")
+
+    async def post_budget_forecasts(
+        self,
+        items: Sequence[BudgetForecast | Mapping[str, Any]],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+    ) -> BatchResult:
+        """Ingest a batch of budget forecasts
+
+        Items may be models or plain dicts; every item is validated against the contract
+        first (a bad one raises ``RequestValidationError`` naming its index and field, and
+        nothing is sent). More items than the operation takes are split into chunks, each
+        with its own Idempotency-Key. The result puts every item in exactly one group:
+        accepted, rejected, not delivered or outcome unknown.
+        """
+
+        return await self._ingest(
+            "post_budget_forecasts",
+            items,
+            lambda: _post_budget_forecasts._get_kwargs(
+                body=[],
+            ),
+            IngestResult.from_dict,
+            chunk_size=chunk_size,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )

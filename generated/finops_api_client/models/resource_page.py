@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.resource_inventory import ResourceInventory
+
+
+T = TypeVar("T", bound="ResourcePage")
+
+
+@_attrs_define
+class ResourcePage:
+    """
+    Attributes:
+        success (bool):
+        data (list[ResourceInventory]):
+        timestamp (datetime.datetime):
+        next_cursor (None | str | Unset): Cursor of the next page; absent or null on the last page.
+    """
+
+    success: bool
+    data: list[ResourceInventory]
+    timestamp: datetime.datetime
+    next_cursor: None | str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        success = self.success
+
+        data = []
+        for data_item_data in self.data:
+            data_item = data_item_data.to_dict()
+            data.append(data_item)
+
+        timestamp = self.timestamp.isoformat()
+
+        next_cursor: None | str | Unset
+        if isinstance(self.next_cursor, Unset):
+            next_cursor = UNSET
+        else:
+            next_cursor = self.next_cursor
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "success": success,
+                "data": data,
+                "timestamp": timestamp,
+            }
+        )
+        if next_cursor is not UNSET:
+            field_dict["nextCursor"] = next_cursor
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.resource_inventory import ResourceInventory  # noqa: PLC0415
+
+        d = dict(src_dict)
+        success = d.pop("success")
+
+        data = []
+        _data = d.pop("data")
+        for data_item_data in _data:
+            data_item = ResourceInventory.from_dict(data_item_data)
+
+            data.append(data_item)
+
+        timestamp = datetime.datetime.fromisoformat(d.pop("timestamp"))
+
+        def _parse_next_cursor(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        next_cursor = _parse_next_cursor(d.pop("nextCursor", UNSET))
+
+        resource_page = cls(
+            success=success,
+            data=data,
+            timestamp=timestamp,
+            next_cursor=next_cursor,
+        )
+
+        resource_page.additional_properties = d
+        return resource_page
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

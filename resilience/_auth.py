@@ -1,0 +1,245 @@
+"""Authentication as :class:`httpx.Auth` objects.
+
+Each scheme's ``auth_flow`` only sets headers (no I/O), so one generator serves the sync and
+async clients alike. :class:`SwitchableAuth` lets a client change scheme or credential at run
+time: a request reads the current auth once, at its start, and keeps it to the end.
+Secrets never appear in a ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import ipaddress
+import threading
+from collections.abc import Callable, Generator
+from typing import Literal
+
+import httpx
+
+from ._errors import ConfigurationError, InsecureTransportError
+
+__all__ = [
+    "ApiKeyAuth",
+    "AuthScheme",
+    "BasicAuth",
+    "BearerAuth",
+    "SwitchableAuth",
+    "TokenProviderAuth",
+    "auth_from_credential",
+    "is_loopback_host",
+]
+
+AuthType = Literal["bearer", "api_key", "basic"]
+
+#: Headers that carry credentials in any scheme; withheld on every cross-origin redirect.
+DEFAULT_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+@functools.lru_cache(maxsize=256)
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, ``*.localhost``, 127.0.0.0/8 and ::1."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthScheme(httpx.Auth):
+    """Base of our schemes: refuses plain http to non-loopback hosts unless allowed."""
+
+    #: Lower-case names of the headers this scheme writes.
+    header_names: frozenset[str] = frozenset({"authorization"})
+
+    def __init__(self, *, allow_insecure_http: bool = False) -> None:
+        self.allow_insecure_http = allow_insecure_http
+
+    def _check_transport(self, request: httpx.Request) -> None:
+        url = request.url
+        if url.scheme == "http" and not self.allow_insecure_http and not is_loopback_host(url.host):
+            raise InsecureTransportError(
+                f"refusing to send credentials over plain http to {url.host!r}; use https, "
+                "or pass allow_insecure_http=True to accept the risk"
+            )
+
+    def _apply(self, request: httpx.Request) -> None:
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self._check_transport(request)
+        self._apply(request)
+        yield request
+
+
+class BearerAuth(AuthScheme):
+    """``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str, *, allow_insecure_http: bool = False) -> None:
+        super().__init__(allow_insecure_http=allow_insecure_http)
+        _check_secret("token", token)
+        self._value = f"Bearer {token}"
+
+    def _apply(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = self._value
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token='***')"
+
+
+class ApiKeyAuth(AuthScheme):
+    """An API key in a header, ``X-API-Key`` by default."""
+
+    def __init__(self, key: str, header: str = "X-API-Key", *, allow_insecure_http: bool = False) -> None:
+        super().__init__(allow_insecure_http=allow_insecure_http)
+        _check_secret("key", key)
+        if not header or not header.isascii() or any(c in header for c in ' :\r\n\t"(),/;<=>?@[\\]{}'):
+            raise ConfigurationError(f"invalid header name {header!r}")
+        self._key = key
+        self.header = header
+        self.header_names = frozenset({header.lower()})
+
+    def _apply(self, request: httpx.Request) -> None:
+        request.headers[self.header] = self._key
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(key='***', header={self.header!r})"
+
+
+class BasicAuth(AuthScheme):
+    """HTTP Basic: ``base64(user ":" password)`` in UTF-8, any password characters."""
+
+    def __init__(self, username: str, password: str, *, allow_insecure_http: bool = False) -> None:
+        super().__init__(allow_insecure_http=allow_insecure_http)
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise ConfigurationError("username and password must be strings")
+        if ":" in username:
+            raise ConfigurationError("a basic-auth username cannot contain ':' (RFC 7617)")
+        if any(c in username + password for c in "\r\n\x00"):
+            raise ConfigurationError("basic-auth credentials cannot contain CR, LF or NUL")
+        self.username = username
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self._value = f"Basic {token}"
+
+    def _apply(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = self._value
+
+    def __repr__(self) -> str:
+        return f"BasicAuth(username={self.username!r}, password='***')"
+
+
+class TokenProviderAuth(AuthScheme):
+    """A bearer token from a callable; on a 401 the token is refreshed and the request replayed once.
+
+    The provider is called once at first use and again after a 401 (never under a lock, so a
+    slow provider blocks no other request; two concurrent refreshes may both call it).
+    """
+
+    def __init__(self, provider: Callable[[], str], *, allow_insecure_http: bool = False) -> None:
+        super().__init__(allow_insecure_http=allow_insecure_http)
+        if not callable(provider):
+            raise ConfigurationError("provider must be a callable returning the current token")
+        self._provider = provider
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> str:
+        token = self._token
+        if token is None:
+            token = self._refresh(None)
+        return token
+
+    def _refresh(self, stale: str | None) -> str:
+        with self._lock:
+            if self._token is not None and self._token != stale:
+                return self._token  # someone else refreshed already
+        fresh = self._provider()  # outside the lock: may do I/O
+        _check_secret("token", fresh)
+        with self._lock:
+            self._token = fresh
+        return fresh
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self._check_transport(request)
+        token = self._current()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            fresh = self._refresh(token)
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            yield request
+
+    def __repr__(self) -> str:
+        return f"TokenProviderAuth(provider={type(self._provider).__name__})"
+
+
+class SwitchableAuth(httpx.Auth):
+    """Holds the current auth; :meth:`set` swaps it for the next request, thread-safely.
+
+    A request in flight keeps the auth it started with: the flow reads ``_current`` once.
+    """
+
+    def __init__(self, auth: httpx.Auth | None = None) -> None:
+        self._current = auth
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> httpx.Auth | None:
+        return self._current
+
+    def set(self, auth: httpx.Auth | None) -> None:
+        with self._lock:
+            self._current = auth
+
+    def sensitive_headers(self) -> frozenset[str]:
+        """Every header name a credential may travel in, for the cross-origin guard."""
+        auth = self._current
+        extra: frozenset[str] = getattr(auth, "header_names", frozenset())
+        return DEFAULT_SENSITIVE_HEADERS | extra
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        auth = self._current
+        if auth is None:
+            yield request
+            return
+        yield from auth.auth_flow(request)
+
+    def __repr__(self) -> str:
+        return f"SwitchableAuth({self._current!r})"
+
+
+def auth_from_credential(
+    credential: str | tuple[str, str],
+    auth_type: str = "bearer",
+    *,
+    allow_insecure_http: bool = False,
+) -> AuthScheme:
+    """The string convenience: ``("token", "bearer")``, ``("key", "api_key")``,
+    ``("user:password" or (user, password), "basic")``."""
+    kind = auth_type.lower().replace("-", "_")
+    if kind == "basic":
+        if isinstance(credential, tuple):
+            if len(credential) != 2:
+                raise ConfigurationError("basic credentials are (username, password)")
+            user, password = credential
+        elif isinstance(credential, str) and ":" in credential:
+            user, _, password = credential.partition(":")
+        else:
+            raise ConfigurationError("basic credentials are (username, password) or 'username:password'")
+        return BasicAuth(user, password, allow_insecure_http=allow_insecure_http)
+    if not isinstance(credential, str):
+        raise ConfigurationError(f"a {auth_type!r} credential must be a string")
+    if kind == "bearer":
+        return BearerAuth(credential, allow_insecure_http=allow_insecure_http)
+    if kind in ("api_key", "apikey"):
+        return ApiKeyAuth(credential, allow_insecure_http=allow_insecure_http)
+    raise ConfigurationError(f"unknown auth_type {auth_type!r}; expected 'bearer', 'api_key' or 'basic'")
+
+
+def _check_secret(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty string")
+    if any(c in value for c in "\r\n\x00"):
+        raise ConfigurationError(f"{name} cannot contain CR, LF or NUL")

@@ -1,0 +1,279 @@
+"""The SDK's error hierarchy.
+
+::
+
+    APIError
+    ├── ConfigurationError            bad settings given to the SDK (also a ValueError)
+    ├── InsecureTransportError        credentials would cross plain http to a non-loopback host
+    ├── RequestValidationError        a request body or argument fails the contract; nothing was sent
+    ├── APIConnectionError            no usable answer: connection refused, reset, protocol error
+    │   └── APITimeoutError           connect, read, write or pool timeout, or the overall deadline
+    ├── CircuitOpenError              rejected by an open circuit breaker; no socket was opened
+    ├── APIResponseValidationError    the server answered 2xx with a body that breaks the contract
+    └── APIStatusError                the server answered with a non-2xx status
+        ├── BadRequestError           400
+        ├── AuthenticationError       401
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── UnprocessableEntityError  422
+        ├── RateLimitError            429 (``retry_after`` in seconds when the server said)
+        └── InternalServerError       5xx
+
+Messages never carry credentials: they name the operation, the status, the request id and
+the server's own error code and message (truncated), nothing from request headers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ConflictError",
+    "InsecureTransportError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "UnprocessableEntityError",
+    "status_error_for",
+]
+
+_MAX_SERVER_MESSAGE: Final = 200
+
+
+class APIError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+
+class ConfigurationError(APIError, ValueError):
+    """A setting given to the SDK is invalid (bad base URL, negative timeout, unknown auth type...)."""
+
+
+class InsecureTransportError(APIError):
+    """Credentials would be sent over plain http to a host that is not loopback.
+
+    Pass ``allow_insecure_http=True`` to the auth object or client to accept that risk.
+    """
+
+
+class RequestValidationError(APIError, ValueError):
+    """A request fails the API contract before anything is sent.
+
+    ``index`` is the item's position in the caller's list (``None`` for a non-list argument),
+    ``field`` the JSON path inside the item (``"currentCost"``, ``"tags.env"``).
+    """
+
+    def __init__(self, message: str, *, index: int | None = None, field: str | None = None) -> None:
+        self.index = index
+        self.field = field
+        where = []
+        if index is not None:
+            where.append(f"item {index}")
+        if field:
+            where.append(f"field {field!r}")
+        prefix = (", ".join(where) + ": ") if where else ""
+        super().__init__(prefix + message)
+
+
+class APIConnectionError(APIError):
+    """The request got no usable answer (refused, reset, closed mid-response, protocol error)."""
+
+    def __init__(
+        self,
+        message: str = "connection error",
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.request_id = request_id
+        super().__init__(_describe(message, operation, request_id))
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout (connect, read, write, pool) or the overall retry deadline ran out."""
+
+
+class CircuitOpenError(APIError):
+    """The circuit breaker rejected the call at once; no socket was opened.
+
+    ``retry_in`` is the number of seconds until the breaker lets a probe through
+    (``None`` when it is forced open and will not probe on its own).
+    """
+
+    def __init__(
+        self,
+        *,
+        breaker: str,
+        retry_in: float | None,
+        operation: str | None = None,
+    ) -> None:
+        self.breaker = breaker
+        self.retry_in = retry_in
+        self.operation = operation
+        when = "forced open" if retry_in is None else f"next probe in {retry_in:.3f}s"
+        super().__init__(_describe(f"circuit {breaker!r} is open ({when})", operation, None))
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx response whose body is not JSON or does not match the contract."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.operation = operation
+        self.request_id = request_id
+        super().__init__(_describe(f"{message} (status {status_code})", operation, request_id))
+
+
+class APIStatusError(APIError):
+    """The server answered with a non-2xx status.
+
+    ``code`` and ``server_message`` come from the contract's Error body when the server sent one.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.response = response
+        self.status_code = response.status_code
+        self.operation = operation
+        self.request_id = request_id
+        self.code, self.server_message, self.details = _error_body(response)
+        text = f"HTTP {self.status_code}"
+        if self.code:
+            text += f" {self.code}"
+        if self.server_message:
+            text += f": {self.server_message}"
+        super().__init__(_describe(text, operation, request_id))
+
+
+class BadRequestError(APIStatusError):
+    """400."""
+
+
+class AuthenticationError(APIStatusError):
+    """401."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404."""
+
+
+class ConflictError(APIStatusError):
+    """409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422."""
+
+
+class RateLimitError(APIStatusError):
+    """429. ``retry_after`` is the server's Retry-After in seconds, when it sent a valid one."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(response, operation=operation, request_id=request_id)
+        if retry_after is not None:
+            self.args = (f"{self.args[0]} (retry after {retry_after:.3f}s)",)
+
+
+class InternalServerError(APIStatusError):
+    """5xx."""
+
+
+_BY_STATUS: Final[dict[int, type[APIStatusError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+}
+
+
+def status_error_for(
+    response: httpx.Response,
+    *,
+    operation: str | None = None,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the most specific :class:`APIStatusError` for a non-2xx response."""
+    status = response.status_code
+    if status == 429:
+        return RateLimitError(response, operation=operation, request_id=request_id, retry_after=retry_after)
+    if status >= 500:
+        return InternalServerError(response, operation=operation, request_id=request_id)
+    cls = _BY_STATUS.get(status, APIStatusError)
+    return cls(response, operation=operation, request_id=request_id)
+
+
+def _describe(message: str, operation: str | None, request_id: str | None) -> str:
+    parts = [message]
+    if operation:
+        parts.append(f"operation={operation}")
+    if request_id:
+        parts.append(f"request_id={request_id}")
+    return " ".join(parts) if len(parts) == 1 else f"{parts[0]} [{', '.join(parts[1:])}]"
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None, Any]:
+    """Read ``{"error": {"code", "message", "details"}}`` when the body has it; never raise."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None, None, None
+    if not content or len(content) > 1_000_000:
+        return None, None, None
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+    err = data.get("error")
+    if not isinstance(err, dict):
+        return None, None, None
+    code = err.get("code")
+    message = err.get("message")
+    return (
+        str(code)[:64] if code is not None else None,
+        str(message)[:_MAX_SERVER_MESSAGE] if message is not None else None,
+        err.get("details"),
+    )
