@@ -54,9 +54,7 @@ def _strip_docs(schema: Any) -> Any:
     """Keep what validation needs; descriptions and examples only bloat the module."""
     if isinstance(schema, dict):
         return {
-            k: _strip_docs(v)
-            for k, v in schema.items()
-            if k not in ("description", "example", "examples", "title")
+            k: _strip_docs(v) for k, v in schema.items() if k not in ("description", "example", "examples", "title")
         }
     if isinstance(schema, list):
         return [_strip_docs(v) for v in schema]
@@ -143,7 +141,8 @@ def write_contract(spec_path: Path, out: Path) -> None:
         f"API_TITLE: Final = {spec['info']['title']!r}\n"
         f"API_VERSION: Final = {str(spec['info']['version'])!r}\n"
         f"DEFAULT_BASE_URL: Final = {servers[0]['url']!r}\n\n"
-        f"OPERATIONS: Final[dict[str, dict[str, Any]]] = {pprint.pformat(contract, width=110, sort_dicts=True)}\n"
+        "OPERATIONS: Final[dict[str, dict[str, Any]]] = "
+        f"{pprint.pformat(contract, width=110, sort_dicts=True)}\n"
     )
     (out / "_contract.py").write_text(text, encoding="utf-8")
     (out / "py.typed").write_text("", encoding="utf-8")
@@ -179,8 +178,16 @@ def generate(out: Path, spec_path: Path) -> None:
         raise SystemExit(f"openapi-python-client failed with exit code {result.returncode}")
     write_contract(spec_path, out)
     subprocess.run(
-        [str(Path(bindir) / "ruff"), "format", "--isolated", "--no-cache", "--line-length", "120", "-q",
-         str(out / "_contract.py")],
+        [
+            str(Path(bindir) / "ruff"),
+            "format",
+            "--isolated",
+            "--no-cache",
+            "--line-length",
+            "120",
+            "-q",
+            str(out / "_contract.py"),
+        ],
         check=True,
     )
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import attrs
 import httpx
 
-from ._auth import SwitchableAuth, auth_from_credential, is_loopback_host
+from ._auth import SwitchableAuth, auth_from_credential
 from ._batch import (
     BatchProgress,
     BatchResult,
@@ -156,6 +156,8 @@ class _Core:
     _HEALTH_OPERATION: ClassVar[str | None] = None
     _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = None
     _HEALTHY_STATUSES: ClassVar[frozenset[str]] = frozenset({"ok", "degraded"})
+    #: The generated package's "argument not given" sentinel: such arguments are not checked.
+    _UNSET: ClassVar[object] = None
 
     def __init__(
         self,
@@ -167,7 +169,7 @@ class _Core:
         timeout: float | httpx.Timeout = 30.0,
         max_retries: int = 3,
         retry_policy: RetryPolicy | None = None,
-        retry_budget: RetryBudget | None | bool = True,
+        retry_budget: RetryBudget | bool | None = True,
         circuit_breaker_config: CircuitBreakerConfig | None = None,
         enable_circuit_breaker: bool = True,
         enable_performance_monitoring: bool = True,
@@ -225,7 +227,9 @@ class _Core:
         breakers = None
         if enable_circuit_breaker:
             listeners = [metrics.breaker_transition] if metrics is not None else []
-            breakers = BreakerRegistry(circuit_breaker_config or CircuitBreakerConfig(), clock=clock, listeners=listeners)
+            breakers = BreakerRegistry(
+                circuit_breaker_config or CircuitBreakerConfig(), clock=clock, listeners=listeners
+            )
         self._stack = ResilienceStack(
             auth=SwitchableAuth(auth), policy=retry_policy, budget=budget, breakers=breakers, metrics=metrics
         )
@@ -282,9 +286,7 @@ class _Core:
         if credential is None or isinstance(credential, httpx.Auth):
             self._stack.auth.set(credential)
             return
-        self._stack.auth.set(
-            auth_from_credential(credential, auth_type, allow_insecure_http=self._allow_insecure_http)
-        )
+        self._stack.auth.set(auth_from_credential(credential, auth_type, allow_insecure_http=self._allow_insecure_http))
 
     def _apply_timeout(self, timeout: httpx.Timeout) -> None:
         raise NotImplementedError
@@ -353,7 +355,7 @@ class _Core:
         specs = {**op.get("query_params", {}), **op.get("path_params", {})}
         for name, value in params.items():
             schema = specs.get(name)
-            if schema is None or value is None:
+            if schema is None or value is None or value is self._UNSET:
                 continue
             try:
                 self._validator(self._request_validators, f"{operation}:{name}", schema, strict=True)(value, name)
@@ -379,9 +381,7 @@ class _Core:
             elif hasattr(item, "to_dict"):
                 data = item.to_dict()
             else:
-                raise RequestValidationError(
-                    f"expected a model or a mapping, got {type(item).__name__}", index=i
-                )
+                raise RequestValidationError(f"expected a model or a mapping, got {type(item).__name__}", index=i)
             try:
                 check(data, "")
             except Invalid as exc:
@@ -419,9 +419,7 @@ class _Core:
         kw["headers"] = headers
         return kw
 
-    def _dry_run_report(
-        self, operation: str, item_count: int, chunks: list[tuple[int, int]], body: Any
-    ) -> DryRun:
+    def _dry_run_report(self, operation: str, item_count: int, chunks: list[tuple[int, int]], body: Any) -> DryRun:
         op = self._op(operation)
         preview = redact_body(json.dumps(body, allow_nan=False, default=str)) if body is not None else ""
         report = DryRun(
@@ -538,6 +536,7 @@ class SyncAPIClient(_Core):
             sleep=sleep,
             clock=self._clock,
             wall_clock=self._wall_clock,
+            max_body=self._max_response_bytes,
         )
         self._http = httpx.Client(
             base_url=self._base_url,
@@ -580,9 +579,7 @@ class SyncAPIClient(_Core):
         response = self._send(kwargs)
         return self._build(self._decode(response, op), parse, response, op)
 
-    def _call_with_body(
-        self, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
-    ) -> T | DryRun:
+    def _call_with_body(self, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]) -> T | DryRun:
         """A non-batch call with a JSON body: validated, then sent (or, in dry run, described)."""
         op = kwargs["extensions"][EXT_OPERATION]
         self._check_body(op, body)
@@ -591,9 +588,7 @@ class SyncAPIClient(_Core):
         kw = self._with_body(dict(kwargs), self._encode(body), None)
         return self._call(kw, parse)
 
-    def _iterate(
-        self, fetch: Callable[[Any], Any], operation: str, items_attr: str, next_attr: str
-    ) -> Iterator[Any]:
+    def _iterate(self, fetch: Callable[[Any], Any], operation: str, items_attr: str, next_attr: str) -> Iterator[Any]:
         cursor: Any = None
         seen: set[str] = set()
         while True:
@@ -740,6 +735,7 @@ class AsyncAPIClient(_Core):
             asleep=asleep,
             clock=self._clock,
             wall_clock=self._wall_clock,
+            max_body=self._max_response_bytes,
         )
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
@@ -784,9 +780,7 @@ class AsyncAPIClient(_Core):
         response = await self._send(kwargs)
         return self._build(self._decode(response, op), parse, response, op)
 
-    async def _call_with_body(
-        self, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
-    ) -> T | DryRun:
+    async def _call_with_body(self, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]) -> T | DryRun:
         op = kwargs["extensions"][EXT_OPERATION]
         self._check_body(op, body)
         if self._dry_run and str(kwargs["method"]).upper() != "GET":
@@ -940,8 +934,14 @@ class _Tally:
             if outcome.state != "accepted":
                 self.failed += outcome.stop - outcome.start
             event = BatchProgress(
-                self.operation, self.total, self.done, self.accepted, self.rejected, self.failed,
-                self.chunks_done, self.chunks,
+                self.operation,
+                self.total,
+                self.done,
+                self.accepted,
+                self.rejected,
+                self.failed,
+                self.chunks_done,
+                self.chunks,
             )
         if progress is not None:
             progress(event)

@@ -59,6 +59,7 @@ class FinOpsClient(SyncAPIClient):
     _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
+    _UNSET: ClassVar[object] = UNSET
     _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
     _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
         ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None
@@ -409,6 +410,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
+    _UNSET: ClassVar[object] = UNSET
     _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
     _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
         ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None

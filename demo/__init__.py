@@ -1,0 +1,1 @@
+"""``make demo``: the SDK at work against the in-memory reference backend."""

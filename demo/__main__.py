@@ -1,0 +1,257 @@
+"""The SDK at work, end to end, against a local reference backend (``make demo``).
+
+Pushes 10,000 resources in batches with a progress display, plus optimizations, anomalies
+and forecasts; lists them; approves one in dry run, then for real; takes the backend down
+to show the circuit breaker opening and calls failing fast, then brings it back to show
+half-open and closed; prints a metrics table. Exits 0 when every step behaved as expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import time
+from typing import Any
+
+from finops_api_client import FinOpsClient
+from finops_api_client.models import ApprovalStatus, RiskLevel
+
+from reference_backend import ReferenceBackend
+from resilience import (
+    APIError,
+    BatchProgress,
+    BreakerTransition,
+    CircuitBreakerConfig,
+    CircuitOpenError,
+    DryRun,
+    RequestEnd,
+    RequestStart,
+    RetryEvent,
+    RetryPolicy,
+)
+
+RESOURCES = 10_000
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(title: str) -> None:
+    say()
+    say(f"== {title}")
+
+
+class DemoHook:
+    """A metrics hook: prints breaker transitions as they happen."""
+
+    def on_request_start(self, event: RequestStart) -> None:
+        pass
+
+    def on_request_end(self, event: RequestEnd) -> None:
+        pass
+
+    def on_retry(self, event: RetryEvent) -> None:
+        pass
+
+    def on_breaker_transition(self, event: object) -> None:
+        if isinstance(event, BreakerTransition):
+            say(f"   breaker: {event.old_state.value} -> {event.new_state.value} ({event.reason})")
+
+
+def progress_bar(p: BatchProgress) -> None:
+    width = 30
+    filled = int(width * p.done / p.total) if p.total else width
+    line = (
+        f"   {p.operation}: [{'#' * filled}{'.' * (width - filled)}] {p.done:>6}/{p.total} items, "
+        f"chunk {p.chunks_done}/{p.chunks_total}, accepted {p.accepted}, rejected {p.rejected}, "
+        f"failed {p.failed}"
+    )
+    if sys.stdout.isatty():
+        sys.stdout.write("\r" + line + ("\n" if p.done >= p.total else ""))
+    elif p.chunks_done % max(1, p.chunks_total // 4) == 0 or p.done >= p.total:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def resources(n: int) -> list[dict[str, Any]]:
+    kinds = ("ec2", "rds", "s3", "lambda", "ebs")
+    regions = ("us-east-1", "eu-west-1", "ap-south-1")
+    return [
+        {
+            "resourceId": f"res-{i:05d}",
+            "resourceType": kinds[i % len(kinds)],
+            "region": regions[i % len(regions)],
+            "accountId": f"acct-{i % 7}",
+            "currentCost": round(1.5 + (i % 97) * 0.37, 2),
+            "utilizationMetrics": {"cpu": (i * 7) % 100 / 100.0},
+            "tags": {"team": f"team-{i % 5}", "env": "prod" if i % 3 else "dev"},
+            "timestamp": "2026-11-29T10:00:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"demo check failed: {what}")
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{1000 * seconds:7.2f}"
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("DEMO_LOG_LEVEL", "WARNING"), format="   log %(name)s: %(message)s")
+    started = time.perf_counter()
+    api_key = "demo-" + secrets.token_hex(8)
+    with ReferenceBackend(api_key=api_key, require_auth=True) as backend:
+        say(f"reference backend at {backend.url} (in memory, API key required)")
+        config = CircuitBreakerConfig(failure_threshold=3, recovery_timeout=1.5, success_threshold=2)
+        policy = RetryPolicy(max_retries=2, backoff_base=0.05, backoff_max=0.2, max_retry_after=0.5)
+        client = FinOpsClient(
+            backend.url,
+            api_key=api_key,
+            circuit_breaker_config=config,
+            retry_policy=policy,
+            metrics_hooks=[DemoHook()],
+            timeout=5.0,
+        )
+        with client:
+            step("health check")
+            report = client.health_check()
+            say(
+                f"   {report.endpoint}: healthy={bool(report)} status={report.status} "
+                f"latency={ms(report.latency)} ms breaker={report.circuit_breaker}"
+            )
+            check(bool(report), "backend healthy")
+
+            step(f"push {RESOURCES:,} resources in batches (maxItems from the contract)")
+            t0 = time.perf_counter()
+            result = client.post_resources(resources(RESOURCES), progress=progress_bar)
+            took = time.perf_counter() - t0
+            say(f"   {result.summary()} in {took:.2f}s ({RESOURCES / took:,.0f} items/s)")
+            check(result.ok and backend.stats().items_stored == RESOURCES, "all resources stored once")
+
+            step("bad input is refused before anything is sent")
+            bad = resources(3)
+            bad[2]["currentCost"] = float("nan")
+            try:
+                client.post_resources(bad)
+            except APIError as exc:
+                say(f"   {type(exc).__name__}: {exc}")
+            check(backend.stats().items_stored == RESOURCES, "nothing of the bad call stored")
+
+            step("optimizations, anomalies, forecasts")
+            opts = [
+                {
+                    "optimizationId": f"opt-{i}",
+                    "resourceId": f"res-{i:05d}",
+                    "optimizationType": ("RIGHTSIZE", "TERMINATE", "SCHEDULE")[i % 3],
+                    "estimatedSavings": 10.0 * i,
+                    "riskLevel": ("LOW", "MEDIUM", "HIGH")[i % 3],
+                    "confidenceScore": 0.9,
+                    "status": "PENDING",
+                }
+                for i in range(60)
+            ]
+            anomalies = [
+                {
+                    "anomalyId": f"anom-{i}",
+                    "anomalyType": "spike",
+                    "severity": ("LOW", "HIGH", "CRITICAL")[i % 3],
+                    "actualCost": 100.0 + i,
+                    "expectedCost": 80.0,
+                }
+                for i in range(25)
+            ]
+            forecasts = [
+                {
+                    "budgetId": f"bud-{i}",
+                    "budgetType": "monthly",
+                    "budgetAmount": 1000.0,
+                    "forecastAmount": 900.0 + 20 * i,
+                    "periodStart": "2026-12-01",
+                    "periodEnd": "2026-12-31",
+                }
+                for i in range(10)
+            ]
+            for name, post, items in (
+                ("optimizations", client.post_optimizations, opts),
+                ("anomalies", client.post_anomalies, anomalies),
+                ("forecasts", client.post_budget_forecasts, forecasts),
+            ):
+                batch = post(items)
+                say(f"   {name}: {batch.summary()}")
+                check(batch.ok, f"{name} accepted")
+
+            step("list them (iterators follow nextCursor)")
+            n_res = sum(1 for _ in client.iter_resources(limit=1000))
+            n_ec2 = sum(1 for _ in client.iter_resources(resource_type="ec2", limit=500))
+            page = client.get_optimizations(risk_level=RiskLevel.HIGH, limit=5)
+            say(
+                f"   resources: {n_res:,} (ec2: {n_ec2:,}); HIGH-risk optimizations, first page: "
+                f"{[o.optimization_id for o in page.data]}"
+            )
+            check(n_res == RESOURCES, "listing sees every resource")
+
+            step("approve an optimization: dry run first, then for real")
+            with FinOpsClient(backend.url, api_key=api_key, dry_run=True) as dry:
+                preview = dry.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
+            say(f"   dry run: {preview}")
+            check(isinstance(preview, DryRun), "dry run returns what would be sent")
+            approval = client.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
+            if isinstance(approval, DryRun):
+                raise SystemExit("a client without dry_run returned a dry-run report")
+            check(approval.status == ApprovalStatus.APPROVED, "approved")
+            say(f"   approved: {approval.optimization_id} {approval.status.value} at {approval.decided_at}")
+
+            step("outage: the backend answers 503 (Retry-After: 1, above our 0.5 s cap)")
+            backend.set_outage("503")
+            for i in range(4):
+                t0 = time.perf_counter()
+                try:
+                    client.get_resources(limit=1)
+                except CircuitOpenError as exc:
+                    say(
+                        f"   call {i + 1}: {type(exc).__name__} after {1e6 * (time.perf_counter() - t0):.0f} µs "
+                        f"(no socket opened; next probe in {exc.retry_in:.2f}s)"
+                    )
+                except APIError as exc:
+                    say(f"   call {i + 1}: {type(exc).__name__} after {ms(time.perf_counter() - t0)} ms: {exc}")
+            breaker = client.circuit_breaker
+            check(breaker is not None and breaker.state.value == "open", "breaker opened")
+
+            step("recovery: backend back, breaker probes (half-open) and closes")
+            backend.set_outage(None)
+            time.sleep(config.recovery_timeout + 0.05)  # the demo waits for real; tests use a fake clock
+            for i in range(config.success_threshold):
+                probe = client.health_check()
+                say(f"   probe {i + 1}: healthy={bool(probe)} breaker={probe.circuit_breaker}")
+            check(breaker is not None and breaker.state.value == "closed", "breaker closed")
+
+            step("metrics per operation (route template)")
+            metrics = client.get_performance_metrics()
+            header = f"   {'operation':<42}{'requests':>9}{'success':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+            say(header + f"{'retries':>8}{'rejected':>9}")
+            rows = dict(metrics["endpoint_metrics"])
+            rows["(all)"] = metrics["global_metrics"]
+            for key, m in rows.items():
+                say(
+                    f"   {key:<42}{m['request_count']:>9}{100 * m['success_rate']:>8.1f}%"
+                    f"{ms(m['p50']):>9}{ms(m['p95']):>9}{ms(m['p99']):>9}{m['retries']:>8}{m['rejections']:>9}"
+                )
+            say(f"   circuit breaker: {metrics['circuit_breaker']}")
+        stats = backend.stats()
+        say()
+        say(
+            f"backend: {stats.items_stored:,} items stored, {stats.duplicate_deliveries_deduped} duplicate "
+            f"deliveries deduped; demo finished in {time.perf_counter() - started:.1f}s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
