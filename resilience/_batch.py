@@ -174,7 +174,11 @@ def chunk_accepted(
         seen.add(idx)
         rid = entry.get(id_field)
         rejected.append(
-            RejectedItem(index=start + idx, reason=str(entry.get(reason_field, "")), id=None if rid is None else str(rid))
+            RejectedItem(
+                index=start + idx,
+                reason=str(entry.get(reason_field, "")),
+                id=None if rid is None else str(rid),
+            )
         )
     accepted = [i for i in range(start, stop) if (i - start) not in seen]
     return _ChunkOutcome(start, stop, key, "accepted", accepted, rejected, None, parsed)
@@ -192,6 +196,7 @@ def chunk_failed(start: int, stop: int, key: str | None, error: APIError, maybe_
 
 def assemble(operation: str, total: int, outcomes: list[_ChunkOutcome]) -> BatchResult:
     outcomes = sorted(outcomes, key=lambda o: o.start)
+    real = [o for o in outcomes if o.start >= 0]  # start -1: what a resumed call carried over
     accepted: list[int] = []
     rejected: list[RejectedItem] = []
     not_delivered: list[ChunkFailure] = []
@@ -206,6 +211,8 @@ def assemble(operation: str, total: int, outcomes: list[_ChunkOutcome]) -> Batch
             assert o.error is not None
             target = unknown if o.state == "outcome_unknown" else not_delivered
             target.append(ChunkFailure(o.start, o.stop, o.key, o.error))
+    accepted.sort()
+    rejected.sort(key=lambda r: r.index)
     return BatchResult(
         operation=operation,
         total=total,
@@ -213,7 +220,7 @@ def assemble(operation: str, total: int, outcomes: list[_ChunkOutcome]) -> Batch
         rejected=tuple(rejected),
         not_delivered=tuple(not_delivered),
         outcome_unknown=tuple(unknown),
-        chunks=len(outcomes),
+        chunks=len(real),
         responses=tuple(responses),
     )
 

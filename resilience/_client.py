@@ -400,6 +400,35 @@ class _Core:
             raise ConfigurationError(f"chunk_size {chunk_size} exceeds the operation's maxItems {max_items}")
         return chunk_size
 
+    def _plan(
+        self, operation: str, items: Sequence[Any], chunk_size: int | None, resume: BatchResult | None
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, int, str, bool]], list[_ChunkOutcome]]:
+        """Validate every item, then plan chunks ``(start, stop, idempotency_key)``.
+
+        With ``resume`` (an earlier result for the same items) only its undelivered and
+        unknown chunks are planned; unknown ones keep their Idempotency-Key, so a chunk the
+        server did store is answered from its idempotency cache, not stored twice. What the
+        earlier call settled (accepted, rejected) is carried over. The last element of a plan
+        entry says the chunk may already be stored: a definite failure now cannot make it
+        "not delivered" again, it stays "outcome unknown".
+        """
+        data = self._prepare_items(operation, items)
+        if resume is None:
+            size = self._chunk_size(operation, chunk_size)
+            return data, [(a, b, str(uuid.uuid4()), False) for a, b in plan_chunks(len(data), size)], []
+        if resume.operation != operation or resume.total != len(data):
+            raise ConfigurationError(
+                f"resume= takes the result of an earlier {operation} call over the same {len(data)} items, "
+                f"got one of {resume.operation} over {resume.total}"
+            )
+        if resume.dry_run is not None:
+            raise ConfigurationError("cannot resume a dry run: nothing was sent")
+        plan = [(f.start, f.stop, f.idempotency_key or str(uuid.uuid4()), True) for f in resume.outcome_unknown]
+        plan += [(f.start, f.stop, str(uuid.uuid4()), False) for f in resume.not_delivered]
+        plan.sort()
+        carried = _ChunkOutcome(-1, -1, None, "accepted", list(resume.accepted), list(resume.rejected))
+        return data, plan, [carried]
+
     @staticmethod
     def _encode(body: Any) -> bytes:
         try:
@@ -613,21 +642,19 @@ class SyncAPIClient(_Core):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         batch = self._op(operation)["batch"]
-        data = self._prepare_items(operation, items)
-        chunks = plan_chunks(len(data), self._chunk_size(operation, chunk_size))
+        data, plan, outcomes = self._plan(operation, items, chunk_size, resume)
         if self._dry_run:
-            report = self._dry_run_report(operation, len(data), chunks, data[:3])
-            return BatchResult(operation=operation, total=len(data), chunks=len(chunks), dry_run=report)
+            report = self._dry_run_report(operation, len(data), [(a, b) for a, b, _, _ in plan], data[:3])
+            return BatchResult(operation=operation, total=len(data), chunks=len(plan), dry_run=report)
         base_kwargs = make_kwargs()
-        outcomes: list[_ChunkOutcome] = []
-        tally = _Tally(operation, len(data), len(chunks))
+        tally = _Tally(operation, sum(b - a for a, b, _, _ in plan), len(plan))
         stopped: CircuitOpenError | None = None
-        for start, stop in chunks:
-            key = str(uuid.uuid4())
+        for start, stop, key, maybe_stored in plan:
             if stopped is not None:
-                outcomes.append(chunk_failed(start, stop, key, stopped, False))
+                outcomes.append(chunk_failed(start, stop, key, stopped, maybe_stored))
                 tally.add(outcomes[-1], progress)
                 continue
             deadline = None if wait_for_recovery is None else self._clock() + wait_for_recovery
@@ -642,6 +669,8 @@ class SyncAPIClient(_Core):
                         continue
                     stopped = err
                 break
+            if maybe_stored and outcome.state == "not_delivered":
+                outcome.state = "outcome_unknown"
             outcomes.append(outcome)
             tally.add(outcome, progress)
         return assemble(operation, len(data), outcomes)
@@ -816,28 +845,26 @@ class AsyncAPIClient(_Core):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
         concurrency: int | None = None,
     ) -> BatchResult:
         batch = self._op(operation)["batch"]
-        data = self._prepare_items(operation, items)
-        chunks = plan_chunks(len(data), self._chunk_size(operation, chunk_size))
+        data, plan, outcomes = self._plan(operation, items, chunk_size, resume)
         if self._dry_run:
-            report = self._dry_run_report(operation, len(data), chunks, data[:3])
-            return BatchResult(operation=operation, total=len(data), chunks=len(chunks), dry_run=report)
+            report = self._dry_run_report(operation, len(data), [(a, b) for a, b, _, _ in plan], data[:3])
+            return BatchResult(operation=operation, total=len(data), chunks=len(plan), dry_run=report)
         base_kwargs = make_kwargs()
-        tally = _Tally(operation, len(data), len(chunks))
-        outcomes: list[_ChunkOutcome] = []
+        tally = _Tally(operation, sum(b - a for a, b, _, _ in plan), len(plan))
         state: dict[str, CircuitOpenError | None] = {"stopped": None}
         sem = asyncio.Semaphore(concurrency or self._batch_concurrency)
 
-        async def run(start: int, stop: int) -> None:
-            key = str(uuid.uuid4())
+        async def run(start: int, stop: int, key: str, maybe_stored: bool) -> None:
             async with sem:
                 deadline = None if wait_for_recovery is None else self._clock() + wait_for_recovery
                 while True:
                     stopped = state["stopped"]
                     if stopped is not None:
-                        outcome = chunk_failed(start, stop, key, stopped, False)
+                        outcome = chunk_failed(start, stop, key, stopped, maybe_stored)
                         break
                     body = self._encode(data[start:stop])
                     outcome = await self._send_chunk(operation, base_kwargs, body, key, start, stop, batch, parse)
@@ -849,10 +876,12 @@ class AsyncAPIClient(_Core):
                             continue
                         state["stopped"] = err
                     break
+            if maybe_stored and outcome.state == "not_delivered":
+                outcome.state = "outcome_unknown"
             outcomes.append(outcome)
             tally.add(outcome, progress)
 
-        await asyncio.gather(*(run(start, stop) for start, stop in chunks))
+        await asyncio.gather(*(run(*entry) for entry in plan))
         return assemble(operation, len(data), outcomes)
 
     async def _send_chunk(

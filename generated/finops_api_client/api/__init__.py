@@ -135,6 +135,7 @@ class FinOpsClient(SyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of resources
 
@@ -142,7 +143,9 @@ class FinOpsClient(SyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return self._ingest(
@@ -155,6 +158,7 @@ class FinOpsClient(SyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     def get_optimizations(
@@ -212,6 +216,7 @@ class FinOpsClient(SyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of cost optimizations
 
@@ -219,7 +224,9 @@ class FinOpsClient(SyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return self._ingest(
@@ -232,6 +239,7 @@ class FinOpsClient(SyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     def approve_optimization(
@@ -314,6 +322,7 @@ class FinOpsClient(SyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of cost anomalies
 
@@ -321,7 +330,9 @@ class FinOpsClient(SyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return self._ingest(
@@ -334,6 +345,7 @@ class FinOpsClient(SyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     def get_budget_forecasts(
@@ -381,6 +393,7 @@ class FinOpsClient(SyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of budget forecasts
 
@@ -388,7 +401,9 @@ class FinOpsClient(SyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return self._ingest(
@@ -401,6 +416,7 @@ class FinOpsClient(SyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
 
@@ -486,6 +502,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of resources
 
@@ -493,7 +510,9 @@ class AsyncFinOpsClient(AsyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return await self._ingest(
@@ -506,6 +525,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     async def get_optimizations(
@@ -563,6 +583,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of cost optimizations
 
@@ -570,7 +591,9 @@ class AsyncFinOpsClient(AsyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return await self._ingest(
@@ -583,6 +606,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     async def approve_optimization(
@@ -665,6 +689,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of cost anomalies
 
@@ -672,7 +697,9 @@ class AsyncFinOpsClient(AsyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return await self._ingest(
@@ -685,6 +712,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
 
     async def get_budget_forecasts(
@@ -732,6 +760,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
         wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
     ) -> BatchResult:
         """Ingest a batch of budget forecasts
 
@@ -739,7 +768,9 @@ class AsyncFinOpsClient(AsyncAPIClient):
         first (a bad one raises ``RequestValidationError`` naming its index and field, and
         nothing is sent). More items than the operation takes are split into chunks, each
         with its own Idempotency-Key. The result puts every item in exactly one group:
-        accepted, rejected, not delivered or outcome unknown.
+        accepted, rejected, not delivered or outcome unknown. Pass that result back as
+        ``resume=`` with the same items to re-send only what was not delivered or is unknown
+        (unknown chunks keep their key, so nothing is stored twice).
         """
 
         return await self._ingest(
@@ -752,4 +783,5 @@ class AsyncFinOpsClient(AsyncAPIClient):
             chunk_size=chunk_size,
             progress=progress,
             wait_for_recovery=wait_for_recovery,
+            resume=resume,
         )
