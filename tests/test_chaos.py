@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from finops_api_client import AsyncFinOpsClient, FinOpsClient
+
 from reference_backend import FAULT_KINDS, FaultPlan, ReferenceBackend
 from resilience import BatchResult, BreakerTransition, CircuitBreakerConfig, CircuitState, RetryBudget, RetryPolicy
 
