@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from finops_api_client import FinOpsClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from finops_api_client import FinOpsClient
 from resilience import (
     APIResponseValidationError,
     APIStatusError,
@@ -185,9 +185,9 @@ def silent_server() -> Iterator[str]:
 
 
 def test_server_that_never_answers_times_out(silent_server: str) -> None:
-    with FinOpsClient(silent_server, api_key="k", timeout=0.2, max_retries=0) as client:
-        with pytest.raises(APITimeoutError, match="timed out") as info:
-            client.get_health()
+    client = FinOpsClient(silent_server, api_key="k", timeout=0.2, max_retries=0)
+    with client, pytest.raises(APITimeoutError, match="timed out") as info:
+        client.get_health()
     assert info.value.operation == "get_health"
 
 

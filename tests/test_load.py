@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-
 from finops_api_client import AsyncFinOpsClient, FinOpsClient
+
 from reference_backend import FaultPlan, ReferenceBackend
 from resilience import (
     APIError,

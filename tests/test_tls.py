@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from pytest_httpserver import HTTPServer
 
-from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from resilience import APIConnectionError
 
 HEALTH = {"status": "ok", "timestamp": "2026-11-29T10:00:00Z"}
@@ -33,9 +33,9 @@ def https_server(ca: trustme.CA) -> Iterator[HTTPServer]:
 
 
 def test_untrusted_certificate_is_refused_by_default(https_server: HTTPServer) -> None:
-    with FinOpsClient(https_server.url_for(""), api_key="k", max_retries=0) as client:
-        with pytest.raises(APIConnectionError) as info:
-            client.get_health()
+    client = FinOpsClient(https_server.url_for(""), api_key="k", max_retries=0)
+    with client, pytest.raises(APIConnectionError) as info:
+        client.get_health()
     assert isinstance(info.value.__cause__, Exception)
     assert https_server.log == []  # the handshake failed: no request reached the handler
 
