@@ -46,6 +46,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestValidationError,
+    ResponseTooLargeError,
     UnprocessableEntityError,
     status_error_for,
 )
@@ -63,6 +64,7 @@ from ._metrics import (
 from ._redact import REDACTED, SAFE_HEADERS, redact_body, redact_headers
 from ._retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
+from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
 from ._transports import (
     EXT_IDEMPOTENCY_HEADER,
     EXT_OPERATION,
@@ -113,6 +115,8 @@ __all__ = [
     "CircuitState",
     "ConfigurationError",
     "ConflictError",
+    "ContractOperation",
+    "ContractViolation",
     "CorrelationTransport",
     "CredentialGuardTransport",
     "DryRun",
@@ -125,6 +129,7 @@ __all__ = [
     "MetricsSnapshot",
     "MetricsTransport",
     "NotFoundError",
+    "OpenAPIContract",
     "OperationMetrics",
     "Outcome",
     "PermissionDeniedError",
@@ -136,6 +141,7 @@ __all__ = [
     "RequestStart",
     "RequestValidationError",
     "ResilienceStack",
+    "ResponseTooLargeError",
     "RetryBudget",
     "RetryEvent",
     "RetryPolicy",
@@ -144,6 +150,8 @@ __all__ = [
     "SyncAPIClient",
     "TokenProviderAuth",
     "UnprocessableEntityError",
+    "ValidatedRequest",
+    "ValidatedResponse",
     "auth_from_credential",
     "build_transport",
     "classify_status",

@@ -1,0 +1,457 @@
+"""Contract testing: check recorded HTTP traffic against an OpenAPI document.
+
+For users' own tests (and ours). It knows OpenAPI, httpx and werkzeug (what
+pytest-httpserver records in ``httpserver.log``), nothing of any one API::
+
+    contract = OpenAPIContract.from_path("openapi.yaml")
+    client.list_things(limit=5)                      # against pytest-httpserver
+    contract.assert_all_valid(httpserver.log)        # every request and response
+
+openapi-core (and werkzeug, which it brings) is a test dependency: it is imported when a
+contract is built, never by ``import resilience``.
+
+Servers: by default only the *path* of each ``servers`` URL is kept, so traffic recorded
+against any host (a local test server on a random port) matches the document; pass
+``match_servers=True`` to require the document's scheme and host as well.
+
+Path parameters are matched on the raw, still percent-encoded path (an id ``a/b`` travels
+as ``a%2Fb`` and stays one segment), then decoded before validation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+import httpx
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request as WerkzeugRequest
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+__all__ = [
+    "ContractOperation",
+    "ContractViolation",
+    "OpenAPIContract",
+    "ValidatedRequest",
+    "ValidatedResponse",
+]
+
+_MAX_HEADLINE: Final = 300
+_HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class ContractViolation(AssertionError):  # noqa: N818  (a failed check, as pytest reports it)
+    """Traffic breaks the OpenAPI document; ``errors`` lists every problem found, readable."""
+
+    def __init__(self, summary: str, errors: Sequence[str]) -> None:
+        self.summary = summary
+        self.errors: tuple[str, ...] = tuple(errors)
+        lines = [summary, *(f"  - {e}" for e in self.errors)]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class ContractOperation:
+    """One operation of the document: ``statuses`` are its documented response codes as
+    written (``"200"``, ``"4XX"``, ``"default"``)."""
+
+    operation_id: str | None
+    method: str
+    route: str
+    statuses: tuple[str, ...]
+
+    @property
+    def error_statuses(self) -> tuple[int, ...]:
+        """The explicit 4xx/5xx codes, sorted (ranges and ``default`` left out)."""
+        return tuple(sorted(int(s) for s in self.statuses if s.isdigit() and int(s) >= 400))
+
+    @property
+    def success_statuses(self) -> tuple[int, ...]:
+        return tuple(sorted(int(s) for s in self.statuses if s.isdigit() and 200 <= int(s) < 300))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRequest:
+    """A request that matches the document, with its values as the document types them."""
+
+    operation_id: str | None
+    method: str
+    route: str
+    path_params: Mapping[str, Any] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedResponse:
+    operation_id: str | None
+    status_code: int
+    data: Any = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- openapi-core request/response protocol adapters ------------------------------------------
+class _AdaptedRequest:
+    """openapi-core's ``Request`` protocol over the raw parts of an HTTP request."""
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        host_url: str,
+        raw_path: str,
+        query: Any,
+        headers: Any,
+        cookies: Any,
+        body: bytes | None,
+        content_type: str,
+    ) -> None:
+        from openapi_core.datatypes import RequestParameters
+
+        self._method = method.lower()
+        self._host_url = host_url
+        self._path = raw_path
+        self._body = body
+        self._content_type = content_type
+        self.parameters = RequestParameters(query=query, header=headers, cookie=cookies)
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def host_url(self) -> str:
+        return self._host_url
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @property
+    def content_type(self) -> str:
+        return self._content_type
+
+    @property
+    def full_url(self) -> str:
+        return urljoin(self._host_url, self._path)
+
+
+class _AdaptedResponse:
+    """openapi-core's ``Response`` protocol."""
+
+    def __init__(self, status_code: int, headers: Any, data: bytes | None, content_type: str) -> None:
+        self._status_code = status_code
+        self._headers = headers
+        self._data = data
+        self._content_type = content_type
+
+    @property
+    def status_code(self) -> int:
+        return self._status_code
+
+    @property
+    def headers(self) -> Any:
+        return self._headers
+
+    @property
+    def data(self) -> bytes | None:
+        return self._data
+
+    @property
+    def content_type(self) -> str:
+        return self._content_type
+
+
+def _adapt_request(request: httpx.Request | WerkzeugRequest) -> _AdaptedRequest:
+    from werkzeug.datastructures import Headers, ImmutableMultiDict
+    from werkzeug.http import parse_cookie
+    from werkzeug.wrappers import Request
+
+    if isinstance(request, httpx.Request):
+        url = request.url
+        raw = url.raw_path.decode("ascii").split("?", 1)[0]
+        headers = Headers(list(request.headers.multi_items()))
+        try:
+            body: bytes | None = request.content
+        except httpx.RequestNotRead:
+            body = request.read()
+        return _AdaptedRequest(
+            method=request.method,
+            host_url=f"{url.scheme}://{url.netloc.decode('ascii')}/",
+            raw_path=raw or "/",
+            query=ImmutableMultiDict(list(url.params.multi_items())),
+            headers=headers,
+            cookies=parse_cookie(request.headers.get("cookie", "")),
+            body=body,
+            content_type=request.headers.get("content-type", "application/octet-stream").lower(),
+        )
+    if isinstance(request, Request):
+        environ = request.environ
+        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if isinstance(raw_uri, str) and raw_uri:
+            raw = urlsplit(raw_uri).path
+        else:  # the server kept no raw URI: re-encode (an encoded "/" cannot be told apart)
+            raw = quote(request.root_path + request.path)
+        return _AdaptedRequest(
+            method=request.method,
+            host_url=request.host_url,
+            raw_path=raw or "/",
+            query=ImmutableMultiDict(request.args),
+            headers=Headers(request.headers),
+            cookies=request.cookies,
+            body=request.get_data(cache=True, as_text=False),
+            content_type=(request.content_type or "application/octet-stream").lower(),
+        )
+    raise TypeError(f"expected an httpx.Request or a werkzeug Request, got {type(request).__name__}")
+
+
+def _adapt_response(response: httpx.Response | WerkzeugResponse) -> _AdaptedResponse:
+    from werkzeug.datastructures import Headers
+    from werkzeug.wrappers import Response
+
+    if isinstance(response, httpx.Response):
+        try:
+            data = response.content
+        except httpx.ResponseNotRead:
+            data = response.read()
+        ctype = response.headers.get("content-type", "")
+        return _AdaptedResponse(
+            response.status_code,
+            Headers(list(response.headers.multi_items())),
+            data,
+            ctype.split(";", 1)[0].strip().lower(),
+        )
+    if isinstance(response, Response):
+        return _AdaptedResponse(
+            response.status_code,
+            Headers(response.headers),
+            response.get_data(as_text=False),
+            (response.mimetype or "").lower(),
+        )
+    raise TypeError(f"expected an httpx.Response or a werkzeug Response, got {type(response).__name__}")
+
+
+def _schema_details(exc: BaseException) -> list[str]:
+    """The jsonschema errors anywhere in ``exc``'s cause chain, one line each with its path."""
+    out: list[str] = []
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        for err in getattr(cause, "schema_errors", None) or ():
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+            out.append(f"at {where.lstrip('.') or '<root>'}: {err.message}")
+        cause = cause.__cause__ or cause.__context__
+    return out
+
+
+def _describe(exc: BaseException) -> list[str]:
+    """One entry per problem: what failed, then each schema error under it with its JSON path
+    (``at [1].region: '' should be non-empty``) instead of openapi-core's one-line repr."""
+    details = _schema_details(exc)
+    headline = str(exc) or type(exc).__name__
+    if not details and exc.__cause__ is not None:
+        details = [f"caused by {type(exc.__cause__).__name__}: {exc.__cause__}"]
+    elif details:
+        headline = headline.split("Value ", 1)[0].rstrip(" :") or f"{type(exc).__name__}: schema errors"
+    if len(headline) > _MAX_HEADLINE:
+        headline = headline[: _MAX_HEADLINE - 3] + "..."
+    entries = ["\n      ".join([headline, *details])]
+    nested = getattr(exc, "errors", None)  # ParametersError and friends group several
+    if isinstance(nested, list | tuple):
+        for sub in nested:
+            if isinstance(sub, BaseException):
+                entries.extend(_describe(sub))
+    return entries
+
+
+def _flatten(errors: Iterable[BaseException]) -> list[str]:
+    out: list[str] = []
+    for e in errors:
+        out.extend(_describe(e))
+    return out
+
+
+# -- the contract ----------------------------------------------------------------------------
+class OpenAPIContract:
+    """An OpenAPI 3.0/3.1 document to validate requests and responses against."""
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        *,
+        base_uri: str = "",
+        match_servers: bool = False,
+        name: str = "the OpenAPI document",
+    ) -> None:
+        from openapi_core import OpenAPI
+
+        data: dict[str, Any] = dict(spec)
+        if not match_servers:
+            data["servers"] = _path_only_servers(data.get("servers"))
+        self.name = name
+        self._app: Any = OpenAPI.from_dict(data, base_uri=base_uri)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, match_servers: bool = False) -> OpenAPIContract:
+        """Load a YAML or JSON document (relative ``$ref``s resolve from its folder)."""
+        from jsonschema_path.readers import PathReader
+
+        file = Path(path).absolute()
+        data, base_uri = PathReader(file).read()
+        return cls(data, base_uri=base_uri, match_servers=match_servers, name=file.name)
+
+    # -- the document ------------------------------------------------------------------------
+    def operations(self) -> list[ContractOperation]:
+        """Every operation, in document order."""
+        out: list[ContractOperation] = []
+        for route, item in (self._app.spec / "paths").str_items():
+            for method in _HTTP_METHODS:
+                if method not in item:
+                    continue
+                op = item / method
+                op_id = (op / "operationId").read_str(None)
+                statuses = tuple(str(k) for k in (op / "responses").str_keys())
+                out.append(ContractOperation(op_id, method.upper(), str(route), statuses))
+        return out
+
+    def operation(self, operation_id: str) -> ContractOperation:
+        for op in self.operations():
+            if op.operation_id == operation_id:
+                return op
+        raise KeyError(f"{self.name} has no operation {operation_id!r}")
+
+    # -- validation --------------------------------------------------------------------------
+    def _find(self, req: _AdaptedRequest) -> tuple[Any, str | None, str]:
+        from openapi_core.templating.paths.finders import APICallPathFinder
+
+        found = APICallPathFinder(self._app.spec).find(req.method, req.full_url)
+        op_id: str | None = (found.operation / "operationId").read_str(None)
+        route = str(found.path_result.pattern)
+        return found, op_id, route
+
+    def _check_request(self, request: httpx.Request | WerkzeugRequest) -> tuple[ValidatedRequest, list[str]]:
+        from openapi_core.templating.paths.exceptions import PathError
+
+        req = _adapt_request(request)
+        label = f"{req.method.upper()} {req.path}"
+        try:
+            found, op_id, route = self._find(req)
+        except PathError as exc:  # path, operation or server not in the document
+            return ValidatedRequest(None, req.method.upper(), label), _describe(exc)
+        variables: Mapping[str, str] = found.path_result.variables or {}
+        req.parameters.path = {k: unquote(v) for k, v in variables.items()}
+        result = self._app.unmarshal_request(req)
+        params = result.parameters
+        validated = ValidatedRequest(
+            operation_id=op_id,
+            method=req.method.upper(),
+            route=route,
+            path_params=dict(params.path),
+            query=dict(params.query),
+            headers=dict(params.header),
+            body=result.body,
+        )
+        return validated, _flatten(result.errors)
+
+    def _check_response(
+        self, request: httpx.Request | WerkzeugRequest, response: httpx.Response | WerkzeugResponse
+    ) -> tuple[ValidatedResponse, list[str]]:
+        from openapi_core.templating.paths.exceptions import PathError
+
+        req = _adapt_request(request)
+        resp = _adapt_response(response)
+        try:
+            _, op_id, _ = self._find(req)
+        except PathError as exc:
+            return ValidatedResponse(None, resp.status_code), _describe(exc)
+        result = self._app.unmarshal_response(req, resp)
+        validated = ValidatedResponse(op_id, resp.status_code, result.data, dict(result.headers))
+        return validated, _flatten(result.errors)
+
+    def validate_request(self, request: httpx.Request | WerkzeugRequest) -> ValidatedRequest:
+        """Check method, path, path/query/header parameters, security and body.
+
+        Raises :class:`ContractViolation` listing every problem; returns the typed values.
+        """
+        validated, errors = self._check_request(request)
+        if errors:
+            raise ContractViolation(self._summary("request", validated.method, _path_of(request)), errors)
+        return validated
+
+    def validate_response(
+        self, request: httpx.Request | WerkzeugRequest, response: httpx.Response | WerkzeugResponse
+    ) -> ValidatedResponse:
+        """Check a response (status documented, headers, body) for the request it answers."""
+        validated, errors = self._check_response(request, response)
+        if errors:
+            method = request.method.upper()
+            what = f"response {validated.status_code} to"
+            raise ContractViolation(self._summary(what, method, _path_of(request)), errors)
+        return validated
+
+    def assert_all_valid(
+        self,
+        exchanges: Iterable[tuple[httpx.Request | WerkzeugRequest, httpx.Response | WerkzeugResponse | None]],
+        *,
+        allow_empty: bool = False,
+    ) -> list[tuple[ValidatedRequest, ValidatedResponse | None]]:
+        """Validate every (request, response) pair, e.g. ``httpserver.log``.
+
+        One :class:`ContractViolation` lists the problems of every exchange; an empty log
+        fails too unless ``allow_empty`` (a test that sent nothing proves nothing).
+        """
+        results: list[tuple[ValidatedRequest, ValidatedResponse | None]] = []
+        problems: list[str] = []
+        count = 0
+        for count, (request, response) in enumerate(exchanges, start=1):
+            where = f"exchange {count}: {request.method.upper()} {_path_of(request)}"
+            vreq, errors = self._check_request(request)
+            problems.extend(f"{where}: request: {e.strip()}" for e in errors)
+            vresp: ValidatedResponse | None = None
+            if response is not None:
+                vresp, errors = self._check_response(request, response)
+                status = vresp.status_code
+                problems.extend(f"{where}: response {status}: {e.strip()}" for e in errors)
+            results.append((vreq, vresp))
+        if count == 0 and not allow_empty:
+            raise ContractViolation(f"no exchanges to check against {self.name}", ["the log is empty"])
+        if problems:
+            raise ContractViolation(f"{len(problems)} contract violation(s) against {self.name}", problems)
+        return results
+
+    def _summary(self, what: str, method: str, path: str) -> str:
+        return f"{what} {method} {path} breaks {self.name}:"
+
+
+def _path_of(request: httpx.Request | WerkzeugRequest) -> str:
+    if isinstance(request, httpx.Request):
+        return request.url.raw_path.decode("ascii")
+    return str(request.full_path).rstrip("?")
+
+
+def _path_only_servers(servers: Any) -> list[dict[str, Any]]:
+    """``servers`` reduced to their paths, so any scheme and host match."""
+    if not isinstance(servers, list) or not servers:
+        return [{"url": "/"}]
+    out: list[dict[str, Any]] = []
+    for server in servers:
+        if not isinstance(server, Mapping):
+            continue
+        url = str(server.get("url", "/"))
+        path = urlsplit(url).path if "://" in url else url
+        entry: dict[str, Any] = {"url": path or "/"}
+        if "variables" in server and "{" in entry["url"]:
+            entry["variables"] = server["variables"]
+        out.append(entry)
+    return out or [{"url": "/"}]
