@@ -881,7 +881,15 @@ class AsyncAPIClient(_Core):
             outcomes.append(outcome)
             tally.add(outcome, progress)
 
-        await asyncio.gather(*(run(*entry) for entry in plan))
+        tasks = [asyncio.ensure_future(run(*entry)) for entry in plan]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Nothing more goes out once the call has failed (or was cancelled).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return assemble(operation, len(data), outcomes)
 
     async def _send_chunk(

@@ -42,7 +42,7 @@ _TYPE_NAMES = {
 
 def _is_type(value: Any, name: str) -> bool:
     if name == "string":
-        return isinstance(value, str)
+        return isinstance(value, str) and _is_text(value)
     if name == "integer":
         if isinstance(value, bool):
             return False
@@ -73,28 +73,45 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+# RFC 3339 section 5.6, strictly: fromisoformat alone also takes ISO 8601 forms such as
+# "20250115T080000Z", "2025-01-15T08:00Z" or week dates, which servers reject.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def _check_date_time(value: str) -> bool:
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    if "T" not in text and "t" not in text:
+    if not _DATE_TIME.fullmatch(value):
         return False
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
     try:
-        parsed = _dt.datetime.fromisoformat(text)
+        _dt.datetime.fromisoformat(text.replace("t", "T"))
     except ValueError:
         return False
-    return parsed.tzinfo is not None
+    return True
 
 
 def _check_date(value: str) -> bool:
+    if not _DATE.fullmatch(value):
+        return False
     try:
         _dt.date.fromisoformat(value)
     except ValueError:
         return False
-    return len(value) == 10
+    return True
 
 
-def compile_schema(  # noqa: C901 - one branch per keyword
-    schema: Mapping[str, Any] | None, *, forbid_unknown: bool = False
-) -> Validator:
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8: no lone surrogates (which JSON bodies cannot carry)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def compile_schema(schema: Mapping[str, Any] | None, *, forbid_unknown: bool = False) -> Validator:
     """Compile ``schema`` into a function ``(value, path) -> None`` raising :class:`Invalid`.
 
     ``forbid_unknown`` rejects keys an object schema does not name when it says nothing of
@@ -116,6 +133,8 @@ def compile_schema(  # noqa: C901 - one branch per keyword
             for t in type_list:
                 if _is_type(value, t):
                     return
+            if isinstance(value, str) and "string" in type_list:
+                raise Invalid(path, "must be valid Unicode text, got a string with a lone surrogate")
             raise Invalid(path, f"must be {expected}, got {type(value).__name__} {_describe(value)}")
 
         checks.append(check_type)
@@ -188,13 +207,14 @@ def compile_schema(  # noqa: C901 - one branch per keyword
         checks.append(check_string)
 
     props: dict[str, Validator] = {
-        k: compile_schema(v, forbid_unknown=forbid_unknown)
-        for k, v in (schema.get("properties") or {}).items()
+        k: compile_schema(v, forbid_unknown=forbid_unknown) for k, v in (schema.get("properties") or {}).items()
     }
     required = tuple(schema.get("required") or ())
     additional = schema.get("additionalProperties", not (forbid_unknown and props))
     if props or required or additional is not True:
-        extra: Validator | None = compile_schema(additional, forbid_unknown=forbid_unknown) if isinstance(additional, Mapping) else None
+        extra: Validator | None = (
+            compile_schema(additional, forbid_unknown=forbid_unknown) if isinstance(additional, Mapping) else None
+        )
         forbid = additional is False
 
         def check_object(value: Any, path: str) -> None:
@@ -208,8 +228,8 @@ def compile_schema(  # noqa: C901 - one branch per keyword
                 if sub is not None:
                     sub(item, _join(path, key))
                 elif extra is not None:
-                    if not isinstance(key, str):
-                        raise Invalid(path, f"keys must be strings, got {_describe(key)}")
+                    if not isinstance(key, str) or not _is_text(key):
+                        raise Invalid(path, f"keys must be strings of valid Unicode, got {_describe(key)}")
                     extra(item, _join(path, key))
                 elif forbid:
                     raise Invalid(_join(path, str(key)), "is not a known field")

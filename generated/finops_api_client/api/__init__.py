@@ -180,6 +180,11 @@ class FinOpsClient(SyncAPIClient):
             },
         )
 
+        if not isinstance(status, Unset):
+            status = OptimizationStatus(status)  # a plain str works too
+        if not isinstance(risk_level, Unset):
+            risk_level = RiskLevel(risk_level)  # a plain str works too
+
         return self._call(
             _get_optimizations._get_kwargs(
                 status=status,
@@ -288,6 +293,9 @@ class FinOpsClient(SyncAPIClient):
                 "cursor": cursor,
             },
         )
+
+        if not isinstance(severity, Unset):
+            severity = Severity(severity)  # a plain str works too
 
         return self._call(
             _get_anomalies._get_kwargs(
@@ -547,6 +555,11 @@ class AsyncFinOpsClient(AsyncAPIClient):
             },
         )
 
+        if not isinstance(status, Unset):
+            status = OptimizationStatus(status)  # a plain str works too
+        if not isinstance(risk_level, Unset):
+            risk_level = RiskLevel(risk_level)  # a plain str works too
+
         return await self._call(
             _get_optimizations._get_kwargs(
                 status=status,
@@ -655,6 +668,9 @@ class AsyncFinOpsClient(AsyncAPIClient):
                 "cursor": cursor,
             },
         )
+
+        if not isinstance(severity, Unset):
+            severity = Severity(severity)  # a plain str works too
 
         return await self._call(
             _get_anomalies._get_kwargs(

@@ -1,0 +1,930 @@
+"""Feature tests of the sync ``FinOpsClient`` facade against the reference backend and pytest-httpserver.
+
+Every feature of the old ``HTTPClient`` (see the seed summary) must exist here: construction
+and env defaults, auth switching, timeouts, circuit breaker control, metrics, the data methods
+with contract validation, iterators, health check and dry run. No test waits for real: retries
+and breaker waits go through a fake ``sleep`` that advances a fake ``clock``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from finops_api_client import FinOpsClient
+from finops_api_client.models import (
+    ApprovalStatus,
+    CostAnomaly,
+    CostOptimization,
+    OptimizationStatus,
+    ResourceInventory,
+    RiskLevel,
+    Severity,
+)
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from reference_backend import ReferenceBackend
+from resilience import (
+    ApiKeyAuth,
+    BadRequestError,
+    BearerAuth,
+    CircuitBreakerTransport,
+    CircuitOpenError,
+    CircuitState,
+    ConfigurationError,
+    DryRun,
+    InsecureTransportError,
+    InternalServerError,
+    MetricsTransport,
+    NotFoundError,
+    RequestValidationError,
+)
+
+API_KEY = "sk-test-5f1c9e2a7b"
+TOKEN = "tok-test-3d8a6b1f0c"
+BASIC = ("alice", "pw-s3cr3t-9x")
+NOW = "2025-01-15T08:00:00+00:00"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class FakeTime:
+    """A fake monotonic clock advanced only by the fake sleep."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[float], None] | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(seconds)
+
+
+class Recorder(httpx.BaseTransport):
+    """Innermost transport: records what goes on the wire, then sends it."""
+
+    def __init__(self) -> None:
+        self.wrapped = httpx.HTTPTransport()
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.wrapped.handle_request(request)
+
+    def close(self) -> None:
+        self.wrapped.close()
+
+
+def resource(n: int, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "resourceId": f"r-{n:04d}",
+        "resourceType": ("ec2", "rds", "s3")[n % 3],
+        "region": ("us-east-1", "eu-west-1")[n % 2],
+        "accountId": f"acct-{n % 4}",
+        "currentCost": round(1.5 + n * 0.25, 2),
+        "currency": "USD",
+        "utilizationMetrics": {"cpu": 0.5},
+        "tags": {"env": "test"},
+        "timestamp": NOW,
+    }
+    item.update(overrides)
+    return item
+
+
+def optimization(n: int, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "optimizationId": f"opt-{n}",
+        "resourceId": f"r-{n:04d}",
+        "optimizationType": ("RIGHTSIZE", "TERMINATE", "SCHEDULE")[n % 3],
+        "estimatedSavings": 10.0 * n,
+        "riskLevel": ("LOW", "MEDIUM", "HIGH")[n % 3],
+        "confidenceScore": 0.9,
+        "status": "PENDING",
+    }
+    item.update(overrides)
+    return item
+
+
+def anomaly(n: int, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "anomalyId": f"anom-{n}",
+        "anomalyType": "spike",
+        "severity": ("LOW", "HIGH", "CRITICAL")[n % 3],
+        "actualCost": 100.0 + n,
+        "expectedCost": 80.0,
+    }
+    item.update(overrides)
+    return item
+
+
+def forecast(n: int, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "budgetId": f"bud-{n}",
+        "budgetType": "monthly",
+        "budgetAmount": 1000.0,
+        "forecastAmount": 900.0 + n,
+        "periodStart": "2026-12-01",
+        "periodEnd": "2026-12-31",
+    }
+    item.update(overrides)
+    return item
+
+
+def layers(client: Any) -> list[Any]:
+    """The transport stack, outermost first, following ``.inner``."""
+    out = []
+    t = client._transport
+    while t is not None:
+        out.append(t)
+        t = getattr(t, "inner", None)
+    return out
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def page(items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"success": True, "data": items or [], "nextCursor": None, "timestamp": "2025-01-15T08:00:00Z"}
+
+
+def base(httpserver: HTTPServer) -> str:
+    return f"http://{httpserver.host}:{httpserver.port}"
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[ReferenceBackend]:
+    with ReferenceBackend(api_key=API_KEY, bearer_token=TOKEN, basic=BASIC, require_auth=True) as b:
+        yield b
+
+
+@pytest.fixture
+def backend(_server: ReferenceBackend) -> ReferenceBackend:
+    _server.reset()
+    return _server
+
+
+@pytest.fixture
+def ft() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_DRY_RUN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def client(backend: ReferenceBackend, ft: FakeTime) -> Iterator[FinOpsClient]:
+    with FinOpsClient(backend.url, api_key=API_KEY, sleep=ft.sleep, clock=ft.clock) as c:
+        yield c
+
+
+# --------------------------------------------------------------------------- 1. construction
+
+
+def test_env_defaults_url_and_key(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+    monkeypatch.setenv("FINOPS_API_URL", backend.url)
+    monkeypatch.setenv("FINOPS_API_KEY", API_KEY)
+    with FinOpsClient() as c:
+        assert c.base_url.rstrip("/") == backend.url
+        assert c.dry_run is False
+        assert isinstance(c.auth, ApiKeyAuth)
+        c.get_resources(limit=1)
+    assert backend.stats().auth_failures == 0
+
+
+def test_default_base_url_without_env() -> None:
+    with FinOpsClient() as c:
+        assert c.base_url.rstrip("/") == "http://localhost:5002"
+        assert c.auth is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("1", True), ("YES", True), ("on", True), ("0", False), ("false", False), ("", False)],
+)
+def test_env_dry_run_flag(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("FINOPS_DRY_RUN", raw)
+    with FinOpsClient("http://127.0.0.1:5002") as c:
+        assert c.dry_run is expected
+
+
+def test_env_dry_run_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINOPS_DRY_RUN", "maybe")
+    with pytest.raises(ConfigurationError, match="FINOPS_DRY_RUN"):
+        FinOpsClient("http://127.0.0.1:5002")
+
+
+def test_explicit_args_beat_env(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+    monkeypatch.setenv("FINOPS_API_URL", f"http://127.0.0.1:{unused_port()}")
+    monkeypatch.setenv("FINOPS_API_KEY", "wrong-key")
+    monkeypatch.setenv("FINOPS_DRY_RUN", "true")
+    with FinOpsClient(backend.url, api_key=API_KEY, dry_run=False) as c:
+        assert c.dry_run is False
+        assert c.post_resources([resource(1)]).ok
+    stats = backend.stats()
+    assert stats.auth_failures == 0
+    assert stats.items_stored == 1
+
+
+def test_auth_object_beats_env_key(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+    monkeypatch.setenv("FINOPS_API_KEY", "wrong-key")
+    with FinOpsClient(backend.url, auth=BearerAuth(TOKEN)) as c:
+        c.get_resources(limit=1)
+    assert backend.stats().auth_failures == 0
+
+
+@pytest.mark.parametrize(
+    ("credential", "auth_type"),
+    [(API_KEY, "api_key"), (TOKEN, "bearer"), (f"{BASIC[0]}:{BASIC[1]}", "basic"), (BASIC, "basic")],
+    ids=["api_key", "bearer", "basic-str", "basic-tuple"],
+)
+def test_auth_types_authenticate(backend: ReferenceBackend, credential: Any, auth_type: str) -> None:
+    with FinOpsClient(backend.url, api_key=credential, auth_type=auth_type) as c:
+        c.get_resources(limit=1)
+    assert backend.stats().auth_failures == 0
+
+
+def test_auth_and_api_key_together_rejected() -> None:
+    with pytest.raises(ConfigurationError):
+        FinOpsClient("http://127.0.0.1:5002", api_key=API_KEY, auth=BearerAuth(TOKEN))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"auth": ("user", "pw")},
+        {"api_key": API_KEY, "auth_type": "digest"},
+        {"api_key": "no-colon", "auth_type": "basic"},
+        {"api_key": "", "auth_type": "bearer"},
+        {"max_retries": -1},
+        {"max_response_bytes": 0},
+    ],
+    ids=["auth-not-httpx", "unknown-auth-type", "basic-no-colon", "empty-token", "neg-retries", "max-bytes-0"],
+)
+def test_bad_settings_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        FinOpsClient("http://127.0.0.1:5002", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "ftp://x", "localhost:5002", "http://", "http://u:p@host", "http://h/?q=1", "http://h/#frag"],
+)
+def test_invalid_base_url(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        FinOpsClient(url)
+
+
+def test_invalid_base_url_makes_no_request(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json(page())
+    port = httpserver.port
+    for url in (f"http://u:p@{httpserver.host}:{port}", f"http://{httpserver.host}:{port}/?q=1"):
+        with pytest.raises(ConfigurationError):
+            FinOpsClient(url, api_key=API_KEY)
+    monkeypatch.setenv("FINOPS_API_URL", f"ftp://{httpserver.host}:{port}")
+    with pytest.raises(ConfigurationError):
+        FinOpsClient()
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, "30", None, True])
+def test_bad_timeout(timeout: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        FinOpsClient("http://127.0.0.1:5002", timeout=timeout)
+
+
+def test_context_manager_closes() -> None:
+    with FinOpsClient("http://127.0.0.1:5002") as c:
+        assert not c.httpx_client.is_closed
+    assert c.httpx_client.is_closed
+    c2 = FinOpsClient("http://127.0.0.1:5002")
+    c2.close()
+    assert c2.httpx_client.is_closed
+
+
+@pytest.mark.parametrize(
+    ("credential", "auth_type"),
+    [(API_KEY, "api_key"), (TOKEN, "bearer"), (BASIC, "basic")],
+    ids=["api_key", "bearer", "basic"],
+)
+def test_repr_has_no_secret(credential: Any, auth_type: str) -> None:
+    secrets = [API_KEY, TOKEN, BASIC[1], base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()]
+    with FinOpsClient("http://127.0.0.1:5002", api_key=credential, auth_type=auth_type) as c:
+        texts = [repr(c), str(c), repr(c.auth), repr(c.circuit_breaker)]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+
+
+# --------------------------------------------------------------------------- 2. run-time config
+
+
+def test_set_authentication_switches_headers(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json(page())
+    with FinOpsClient(base(httpserver), api_key="k1", headers={"X-Team": "finops"}) as c:
+        steps: list[tuple[Callable[[], None], dict[str, str | None]]] = [
+            (lambda: None, {"x-api-key": "k1", "authorization": None}),
+            (lambda: c.set_authentication("t1", "bearer"), {"x-api-key": None, "authorization": "Bearer t1"}),
+            (
+                lambda: c.set_authentication("bob:pa:ss", "basic"),
+                {"x-api-key": None, "authorization": "Basic " + base64.b64encode(b"bob:pa:ss").decode()},
+            ),
+            (
+                lambda: c.set_authentication(("carol", "pw2"), "basic"),
+                {"x-api-key": None, "authorization": "Basic " + base64.b64encode(b"carol:pw2").decode()},
+            ),
+            (lambda: c.set_authentication("k2", "api_key"), {"x-api-key": "k2", "authorization": None}),
+            (lambda: c.set_authentication(BearerAuth("t2")), {"x-api-key": None, "authorization": "Bearer t2"}),
+            (lambda: c.set_authentication(None), {"x-api-key": None, "authorization": None}),
+        ]
+        for switch, expected in steps:
+            switch()
+            c.get_resources(limit=1)
+            seen = httpserver.log[-1][0].headers
+            for name, value in expected.items():
+                assert seen.get(name) == value, (name, expected)
+            assert seen.get("x-team") == "finops"
+    assert len(httpserver.log) == len(steps)
+
+
+def test_set_authentication_rejects_bad_type() -> None:
+    with FinOpsClient("http://127.0.0.1:5002", api_key=API_KEY) as c:
+        with pytest.raises(ConfigurationError):
+            c.set_authentication("x", "kerberos")
+        assert isinstance(c.auth, ApiKeyAuth)
+
+
+def test_credentials_never_sent_over_plain_http_to_remote_host() -> None:
+    with FinOpsClient("http://finops.invalid", api_key=API_KEY, sleep=lambda _: None) as c:
+        with pytest.raises(InsecureTransportError):
+            c.get_resources()
+        report = c.health_check()
+    assert not report
+    assert report.error
+
+
+def test_set_timeout_takes_effect(backend: ReferenceBackend) -> None:
+    rec = Recorder()
+    with FinOpsClient(backend.url, api_key=API_KEY, timeout=30.0, transport=rec) as c:
+        assert c.httpx_client.timeout == httpx.Timeout(30.0)
+        c.set_timeout(2.5)
+        assert c.httpx_client.timeout == httpx.Timeout(2.5)
+        c.get_resources(limit=1)
+        assert rec.requests[-1].extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
+        c.set_timeout(httpx.Timeout(1.0, connect=3.0))
+        c.get_resources(limit=1)
+        assert rec.requests[-1].extensions["timeout"]["connect"] == 3.0
+        assert rec.requests[-1].extensions["timeout"]["read"] == 1.0
+        for bad in (0, -1, math.nan, "30"):
+            with pytest.raises(ConfigurationError):
+                c.set_timeout(bad)  # type: ignore[arg-type]
+        assert c.httpx_client.timeout == httpx.Timeout(1.0, connect=3.0)
+
+
+def test_force_open_rejects_without_request(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    breaker = client.circuit_breaker
+    assert breaker is not None
+    before = backend.stats().requests_total
+    breaker.force_open()
+    assert breaker.state is CircuitState.FORCED_OPEN
+    with pytest.raises(CircuitOpenError):
+        client.get_resources()
+    with pytest.raises(CircuitOpenError):
+        client.approve_optimization("opt-1")
+    result = client.post_resources([resource(1), resource(2)])
+    assert result.accepted == ()
+    assert [type(f.error) for f in result.not_delivered] == [CircuitOpenError]
+    assert backend.stats().requests_total == before
+    breaker.reset()
+    assert breaker.state is CircuitState.CLOSED
+    client.get_resources()
+    assert backend.stats().requests_total == before + 1
+
+
+def test_breaker_opens_by_default_on_consecutive_503(httpserver: HTTPServer, ft: FakeTime) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
+    with FinOpsClient(base(httpserver), max_retries=0, sleep=ft.sleep, clock=ft.clock) as c:
+        for _ in range(5):
+            with pytest.raises(InternalServerError):
+                c.get_resources()
+        with pytest.raises(CircuitOpenError):
+            c.get_resources()
+    assert len(httpserver.log) == 5
+
+
+def test_breaker_disabled(httpserver: HTTPServer, ft: FakeTime) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
+    with FinOpsClient(
+        base(httpserver), enable_circuit_breaker=False, max_retries=0, sleep=ft.sleep, clock=ft.clock
+    ) as c:
+        assert c.circuit_breaker is None
+        assert not any(isinstance(t, CircuitBreakerTransport) for t in layers(c))
+        for _ in range(20):
+            with pytest.raises(InternalServerError):
+                c.get_resources()
+        assert c.get_performance_metrics()["circuit_breaker"]["state"] == "disabled"
+    assert len(httpserver.log) == 20
+
+
+def test_performance_monitoring_disabled(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    with FinOpsClient(backend.url, api_key=API_KEY, enable_performance_monitoring=False) as c:
+        assert not any(isinstance(t, MetricsTransport) for t in layers(c))
+        c.get_resources()
+        metrics = c.get_performance_metrics()
+        assert metrics["enabled"] is False
+        assert metrics["global_metrics"] == {}
+        assert c.get_metrics_snapshot() is None
+        c.reset_performance_metrics()
+    assert any(isinstance(t, MetricsTransport) for t in layers(client))
+
+
+# --------------------------------------------------------------------------- 3. data methods
+
+
+def test_data_methods_keep_old_names(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    r = client.post_resources([ResourceInventory.from_dict(resource(0)), resource(1)])
+    assert r.ok
+    assert r.accepted == (0, 1)
+    o = client.post_optimizations([CostOptimization.from_dict(optimization(1)), optimization(2), optimization(3)])
+    assert o.ok
+    assert o.accepted == (0, 1, 2)
+    a = client.post_anomalies([anomaly(1), CostAnomaly.from_dict(anomaly(2))])
+    assert a.ok
+    f = client.post_budget_forecasts([forecast(1)])
+    assert f.ok
+    assert sorted(backend.stored_ids("resources")) == ["r-0000", "r-0001"]
+    assert sorted(x.resource_id for x in client.get_resources().data) == ["r-0000", "r-0001"]
+    assert sorted(x.optimization_id for x in client.get_optimizations().data) == ["opt-1", "opt-2", "opt-3"]
+    assert sorted(x.anomaly_id for x in client.get_anomalies().data) == ["anom-1", "anom-2"]
+    assert [x.budget_id for x in client.get_budget_forecasts().data] == ["bud-1"]
+    assert [x.optimization_id for x in client.get_optimizations(risk_level=RiskLevel.HIGH).data] == ["opt-2"]
+
+    approved = client.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
+    assert not isinstance(approved, DryRun)
+    assert approved.status == ApprovalStatus.APPROVED
+    assert approved.comment == "rightsizing ok"
+    rejected = client.approve_optimization("opt-2", approved=False)
+    assert not isinstance(rejected, DryRun)
+    assert rejected.status == ApprovalStatus.REJECTED
+    assert [x.optimization_id for x in client.get_optimizations(status=OptimizationStatus.APPROVED).data] == ["opt-1"]
+    assert backend.stats().decisions == 2
+    with pytest.raises(NotFoundError):
+        client.approve_optimization("opt-404")
+
+
+def _bad(index_of_bad: int, make: Callable[[int], dict[str, Any]], **overrides: Any) -> list[Any]:
+    items: list[Any] = [make(i) for i in range(3)]
+    items[index_of_bad] = make(index_of_bad, **overrides)
+    return items
+
+
+def _without(make: Callable[[int], dict[str, Any]], field: str) -> list[Any]:
+    items: list[Any] = [make(i) for i in range(3)]
+    del items[2][field]
+    return items
+
+
+def _nan_in_big_list() -> list[Any]:
+    items: list[Any] = [resource(i) for i in range(1200)]
+    items[699]["currentCost"] = math.nan
+    return items
+
+
+def _model_with_nan() -> list[Any]:
+    return [resource(0), ResourceInventory(resource_id="r-x", resource_type="ec2", region="x", current_cost=math.nan)]
+
+
+# (operation, items, index, field); index/field None: the whole argument is wrong.
+VALIDATION_CASES: dict[str, tuple[str, Callable[[], Any], int | None, str | None]] = {
+    "nan-cost": ("post_resources", lambda: _bad(2, resource, currentCost=math.nan), 2, "currentCost"),
+    "plus-inf": ("post_resources", lambda: _bad(2, resource, currentCost=math.inf), 2, "currentCost"),
+    "minus-inf": ("post_resources", lambda: _bad(2, resource, currentCost=-math.inf), 2, "currentCost"),
+    "missing-required": ("post_resources", lambda: _without(resource, "region"), 2, "region"),
+    "id-int": ("post_resources", lambda: _bad(2, resource, resourceId=123), 2, "resourceId"),
+    "cost-str": ("post_resources", lambda: _bad(2, resource, currentCost="lots"), 2, "currentCost"),
+    "cost-bool": ("post_resources", lambda: _bad(2, resource, currentCost=True), 2, "currentCost"),
+    "unknown-enum": (
+        "post_optimizations",
+        lambda: _bad(2, optimization, optimizationType="DELETE"),
+        2,
+        "optimizationType",
+    ),
+    "negative-cost": ("post_resources", lambda: _bad(2, resource, currentCost=-0.01), 2, "currentCost"),
+    "confidence-1.5": ("post_optimizations", lambda: _bad(2, optimization, confidenceScore=1.5), 2, "confidenceScore"),
+    "id-257-chars": ("post_resources", lambda: _bad(2, resource, resourceId="x" * 257), 2, "resourceId"),
+    "currency-lower": ("post_resources", lambda: _bad(2, resource, currency="usd"), 2, "currency"),
+    "timestamp-yesterday": ("post_resources", lambda: _bad(2, resource, timestamp="yesterday"), 2, "timestamp"),
+    "unknown-field": ("post_resources", lambda: _bad(2, resource, resourceID="r-typo"), 2, "resourceID"),
+    "tag-not-string": ("post_resources", lambda: _bad(2, resource, tags={"env": 5}), 2, "tags.env"),
+    "metric-nan": (
+        "post_resources",
+        lambda: _bad(2, resource, utilizationMetrics={"cpu": math.nan}),
+        2,
+        "utilizationMetrics.cpu",
+    ),
+    "anomaly-nan": ("post_anomalies", lambda: _bad(1, anomaly, actualCost=math.nan), 1, "actualCost"),
+    "anomaly-severity": ("post_anomalies", lambda: _bad(0, anomaly, severity="SEVERE"), 0, "severity"),
+    "forecast-date": ("post_budget_forecasts", lambda: _bad(2, forecast, periodStart="2026-13-01"), 2, "periodStart"),
+    "forecast-negative": ("post_budget_forecasts", lambda: _bad(2, forecast, budgetAmount=-1), 2, "budgetAmount"),
+    "model-nan": ("post_resources", _model_with_nan, 1, "currentCost"),
+    "item-not-object": ("post_resources", lambda: [resource(0), 42], 1, None),
+    "empty-list": ("post_resources", lambda: [], None, None),
+    "dict-not-list": ("post_resources", lambda: resource(0), None, None),
+    "str-not-list": ("post_resources", lambda: "r-0001", None, None),
+    "generator": ("post_resources", lambda: (resource(i) for i in range(2)), None, None),
+    "nan-at-699-of-1200": ("post_resources", _nan_in_big_list, 699, "currentCost"),
+}
+
+
+@pytest.mark.parametrize("case", list(VALIDATION_CASES))
+def test_validation_refuses_before_sending(client: FinOpsClient, backend: ReferenceBackend, case: str) -> None:
+    operation, make_items, index, field = VALIDATION_CASES[case]
+    before = backend.stats().requests_total
+    with pytest.raises(RequestValidationError) as info:
+        getattr(client, operation)(make_items())
+    err = info.value
+    assert err.index == index
+    assert err.field == field
+    if index is not None:
+        assert f"item {index}" in str(err)
+    if field is not None:
+        assert field in str(err)
+    assert backend.stats().requests_total == before
+    assert backend.stats().items_stored == 0
+
+
+QUERY_CASES: dict[str, Callable[[FinOpsClient], Any]] = {
+    "limit-0": lambda c: c.get_resources(limit=0),
+    "limit-1001": lambda c: c.get_resources(limit=1001),
+    "limit-bool": lambda c: c.get_resources(limit=True),
+    "limit-str": lambda c: c.get_anomalies(limit="10"),
+    "status-unknown": lambda c: c.get_optimizations(status="DONE"),
+    "risk-unknown": lambda c: c.get_optimizations(risk_level="EXTREME"),
+    "severity-unknown": lambda c: c.get_anomalies(severity="SEVERE"),
+    "forecast-limit": lambda c: c.get_budget_forecasts(limit=-5),
+    "approve-empty-id": lambda c: c.approve_optimization(""),
+    "approve-long-id": lambda c: c.approve_optimization("o" * 129),
+    "approve-long-comment": lambda c: c.approve_optimization("opt-1", comment="c" * 1001),
+    "approve-not-bool": lambda c: c.approve_optimization("opt-1", approved="yes"),
+    "iter-limit-0": lambda c: next(iter(c.iter_resources(limit=0))),
+}
+
+
+@pytest.mark.parametrize("case", list(QUERY_CASES))
+def test_query_validation_before_sending(client: FinOpsClient, backend: ReferenceBackend, case: str) -> None:
+    before = backend.stats().requests_total
+    with pytest.raises(RequestValidationError):
+        QUERY_CASES[case](client)
+    assert backend.stats().requests_total == before
+
+
+# --------------------------------------------------------------------------- 5. iterators
+
+
+def test_iter_resources_follows_cursor(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    assert backend.add_items("resources", [resource(i) for i in range(50)]) == []
+    ids = [r.resource_id for r in client.iter_resources(limit=7)]
+    assert len(ids) == 50
+    assert sorted(ids) == [f"r-{i:04d}" for i in range(50)]
+    assert backend.stats().requests_by_operation["get_resources"] == 8  # ceil(50 / 7)
+
+
+def test_iter_filters_pass_through(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    items = [resource(i) for i in range(50)]
+    backend.add_items("resources", items)
+    backend.add_items("optimizations", [optimization(i) for i in range(20)])
+    backend.add_items("anomalies", [anomaly(i) for i in range(20)])
+    backend.add_items("forecasts", [forecast(i) for i in range(10)])
+    got = [r.resource_id for r in client.iter_resources(resource_type="ec2", region="us-east-1", limit=3)]
+    expected = [i["resourceId"] for i in items if i["resourceType"] == "ec2" and i["region"] == "us-east-1"]
+    assert got == expected
+    assert [r.resource_id for r in client.iter_resources(account_id="acct-1", limit=4)] == [
+        i["resourceId"] for i in items if i["accountId"] == "acct-1"
+    ]
+    high = [o.optimization_id for o in client.iter_optimizations(risk_level=RiskLevel.HIGH, limit=2)]
+    assert high == [f"opt-{i}" for i in range(20) if i % 3 == 2]
+    crit = [a.anomaly_id for a in client.iter_anomalies(severity=Severity.CRITICAL, limit=2)]
+    assert crit == [f"anom-{i}" for i in range(20) if i % 3 == 2]
+    assert len(list(client.iter_budget_forecasts(limit=3))) == 10
+    assert list(client.iter_resources(resource_type="nothing")) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.get_anomalies(severity="CRITICAL").data,
+        lambda c: c.get_optimizations(status="PENDING").data,
+        lambda c: list(c.iter_optimizations(risk_level="HIGH")),
+    ],
+    ids=["severity", "status", "risk_level"],
+)
+def test_enum_filters_accept_plain_strings(client: FinOpsClient, backend: ReferenceBackend, call: Any) -> None:
+    backend.add_items("anomalies", [anomaly(2)])
+    backend.add_items("optimizations", [optimization(2)])
+    assert len(call(client)) == 1
+
+
+# --------------------------------------------------------------------------- 6. health check
+
+
+@pytest.mark.parametrize(("status", "healthy"), [("ok", True), ("degraded", True), ("down", False)])
+def test_health_check_status(client: FinOpsClient, backend: ReferenceBackend, status: str, healthy: bool) -> None:
+    backend.set_health_status(status)  # type: ignore[arg-type]
+    report = client.health_check()
+    assert bool(report) is healthy
+    assert report.endpoint == "GET /api/health"
+    assert report.status == status
+    assert report.http_status == 200
+    assert isinstance(report.latency, float)
+    assert report.latency >= 0
+    assert report.circuit_breaker == "closed"
+
+
+def test_health_check_falls_back_to_resources(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/health").respond_with_json({"error": {"code": "not_found"}}, status=404)
+    httpserver.expect_request("/api/resources", query_string="limit=1").respond_with_json(page())
+    with FinOpsClient(base(httpserver), api_key=API_KEY) as c:
+        report = c.health_check()
+    assert report
+    assert report.endpoint == "GET /api/resources"
+    assert report.http_status == 200
+    assert [req.path for req, _ in httpserver.log] == ["/api/health", "/api/resources"]
+    assert httpserver.log[1][0].args["limit"] == "1"
+
+
+def test_health_check_unreachable_never_raises(ft: FakeTime) -> None:
+    with FinOpsClient(f"http://127.0.0.1:{unused_port()}", sleep=ft.sleep, clock=ft.clock) as c:
+        report = c.health_check()
+    assert not report
+    assert report.error
+    assert report.http_status is None
+    assert report.latency is not None
+    assert report.latency >= 0
+    assert report.circuit_breaker in ("closed", "open")
+
+
+def test_health_check_outage_and_open_breaker(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    backend.set_outage("503")
+    report = client.health_check()
+    assert not report
+    assert report.http_status == 503
+    assert report.error
+    backend.set_outage(None)
+    assert client.circuit_breaker is not None
+    client.circuit_breaker.force_open()
+    before = backend.stats().requests_total
+    report = client.health_check()
+    assert not report
+    assert report.circuit_breaker == "forced_open"
+    assert report.error
+    assert "circuit" in report.error
+    assert backend.stats().requests_total == before
+
+
+def test_health_check_non_json_answer(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/health").respond_with_data("OK", content_type="text/plain")
+    with FinOpsClient(base(httpserver)) as c:
+        report = c.health_check()
+    assert not report
+    assert report.http_status == 200
+
+
+# --------------------------------------------------------------------------- 7. dry run
+
+
+@pytest.mark.parametrize("how", ["arg", "env"])
+def test_dry_run_sends_nothing(backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    kwargs: dict[str, Any] = {}
+    if how == "arg":
+        kwargs["dry_run"] = True
+    else:
+        monkeypatch.setenv("FINOPS_DRY_RUN", "1")
+    backend.add_items("optimizations", [optimization(1)])
+    with FinOpsClient(backend.url, api_key=API_KEY, **kwargs) as c:
+        assert c.dry_run is True
+        before = backend.stats().requests_total
+        result = c.post_resources([resource(i) for i in range(1234)])
+        assert result.dry_run is not None
+        assert result.dry_run.method == "POST"
+        assert result.dry_run.route == "/api/resources"
+        assert result.dry_run.item_count == 1234
+        assert result.dry_run.chunks == ((0, 500), (500, 1000), (1000, 1234))
+        assert result.accepted == ()
+        assert result.ok is False
+        assert result.total == 1234
+        for post, item, route in (
+            (c.post_optimizations, optimization(5), "/api/optimizations"),
+            (c.post_anomalies, anomaly(5), "/api/anomalies"),
+            (c.post_budget_forecasts, forecast(5), "/api/budgets/forecasts"),
+        ):
+            r = post([item])
+            assert r.dry_run is not None
+            assert r.dry_run.route == route
+            assert r.dry_run.item_count == 1
+            assert r.accepted == ()
+            assert not r.ok
+        preview = c.approve_optimization("opt-1", approved=True, comment="ok")
+        assert isinstance(preview, DryRun)
+        assert preview.method == "POST"
+        assert preview.route == "/api/optimizations/{optimizationId}/approve"
+        assert preview.item_count == 1
+        with pytest.raises(RequestValidationError):
+            c.post_resources([resource(0, currentCost=math.nan)])
+        with pytest.raises(RequestValidationError):
+            c.approve_optimization("opt-1", comment="c" * 1001)
+        assert backend.stats().requests_total == before
+        assert backend.stats().items_stored == 1
+        assert backend.stats().decisions == 0
+        assert [o.status for o in c.get_optimizations().data] == [OptimizationStatus.PENDING]
+        assert backend.stats().requests_total == before + 1
+        assert c.health_check()
+
+
+def test_dry_run_false_in_env_does_send(backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINOPS_DRY_RUN", "0")
+    with FinOpsClient(backend.url, api_key=API_KEY) as c:
+        assert c.post_resources([resource(1)]).ok
+    assert backend.stats().items_stored == 1
+
+
+# --------------------------------------------------------------------------- 8. metrics
+
+
+GLOBAL_KEYS = {
+    "request_count",
+    "success_count",
+    "error_count",
+    "success_rate",
+    "avg_response_time",
+    "p50",
+    "p95",
+    "p99",
+}
+APPROVE_KEY = "POST /api/optimizations/{optimizationId}/approve"
+
+
+def test_performance_metrics(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    client.post_resources([resource(i) for i in range(3)])
+    client.post_optimizations([optimization(1)])
+    client.get_resources()
+    client.approve_optimization("opt-1")
+    with pytest.raises(NotFoundError):
+        client.approve_optimization("opt-unknown-123")
+    metrics = client.get_performance_metrics()
+    assert metrics["enabled"] is True
+    g = metrics["global_metrics"]
+    assert set(g) >= GLOBAL_KEYS
+    assert g["request_count"] == 5
+    assert g["success_count"] == 4
+    assert g["error_count"] == 1
+    assert g["success_rate"] == pytest.approx(0.8)
+    assert g["avg_response_time"] > 0
+    assert 0 < g["p50"] <= g["p95"] <= g["p99"]
+    endpoints = metrics["endpoint_metrics"]
+    assert set(endpoints) == {"POST /api/resources", "POST /api/optimizations", "GET /api/resources", APPROVE_KEY}
+    assert not any("opt-" in key for key in endpoints)
+    approve = endpoints[APPROVE_KEY]
+    assert approve["request_count"] == 2
+    assert approve["success_count"] == 1
+    assert approve["error_count"] == 1
+    assert approve["failures"] == {"4xx": 1}
+    assert set(approve) >= GLOBAL_KEYS
+    cb = metrics["circuit_breaker"]
+    assert cb["state"] == "closed"
+    assert cb["failure_count"] == 0  # a 404 says the request was wrong, not the server
+
+
+def test_metrics_count_failures_and_breaker(httpserver: HTTPServer, ft: FakeTime) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
+    with FinOpsClient(base(httpserver), max_retries=0, sleep=ft.sleep, clock=ft.clock) as c:
+        for _ in range(2):
+            with pytest.raises(InternalServerError):
+                c.get_resources()
+        metrics = c.get_performance_metrics()
+    assert metrics["global_metrics"]["error_count"] == 2
+    assert metrics["global_metrics"]["success_rate"] == 0.0
+    assert metrics["endpoint_metrics"]["GET /api/resources"]["failures"] == {"5xx": 2}
+    assert metrics["circuit_breaker"]["failure_count"] == 2
+    assert metrics["circuit_breaker"]["state"] == "closed"
+
+
+def test_reset_performance_metrics(client: FinOpsClient) -> None:
+    client.get_resources()
+    client.get_anomalies()
+    client.reset_performance_metrics()
+    metrics = client.get_performance_metrics()
+    assert metrics["global_metrics"]["request_count"] == 0
+    assert metrics["global_metrics"]["success_count"] == 0
+    assert metrics["global_metrics"]["error_count"] == 0
+    assert metrics["endpoint_metrics"] == {}
+    client.get_resources()
+    assert client.get_performance_metrics()["global_metrics"]["request_count"] == 1
+
+
+def test_metrics_snapshot_is_frozen(client: FinOpsClient) -> None:
+    client.get_resources()
+    snap = client.get_metrics_snapshot()
+    assert snap is not None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.global_metrics = snap.global_metrics  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.global_metrics.requests = 99  # type: ignore[misc]
+    op = snap.operations["GET /api/resources"]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        op.successes = 0  # type: ignore[misc]
+    client.get_resources()
+    assert snap.global_metrics.requests == 1  # a snapshot does not move
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MetricsSnapshot.operations and OperationMetrics.failures are plain dicts: the 'immutable' "
+    "snapshot can be mutated (resilience/_metrics.py MetricsRecorder.snapshot / _Stats.freeze)",
+)
+def test_metrics_snapshot_is_deeply_immutable(client: FinOpsClient) -> None:
+    client.get_resources()
+    snap = client.get_metrics_snapshot()
+    assert snap is not None
+    with pytest.raises(TypeError):
+        snap.operations["GET /forged"] = snap.global_metrics  # type: ignore[index]
+
+
+def test_metrics_exact_under_threads(client: FinOpsClient, backend: ReferenceBackend) -> None:
+    def work(_: int) -> None:
+        for _ in range(10):
+            client.get_resources(limit=1)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(8)))
+    g = client.get_performance_metrics()["global_metrics"]
+    assert g["request_count"] == 80
+    assert g["success_count"] == 80
+    assert g["in_flight"] == 0
+    assert backend.stats().requests_total == 80
+
+
+# --------------------------------------------------------------------------- retries and logging
+
+
+def test_retries_5xx_with_backoff_then_succeeds(httpserver: HTTPServer, ft: FakeTime) -> None:
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def handler(_: Request) -> Response:
+        with lock:
+            calls["n"] += 1
+            n = calls["n"]
+        if n <= 2:
+            return Response(json.dumps({"error": {"code": "busy"}}), status=503, content_type="application/json")
+        return Response(json.dumps(page()), status=200, content_type="application/json")
+
+    httpserver.expect_request("/api/resources").respond_with_handler(handler)
+    with FinOpsClient(base(httpserver), max_retries=3, sleep=ft.sleep, clock=ft.clock) as c:
+        assert c.get_resources().data == []
+        assert c.get_performance_metrics()["global_metrics"]["retries"] == 2
+    assert calls["n"] == 3
+    assert len(ft.sleeps) == 2
+
+
+def test_retries_stop_at_max_and_skip_4xx(httpserver: HTTPServer, ft: FakeTime) -> None:
+    httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=500)
+    httpserver.expect_request("/api/anomalies").respond_with_json({"error": {"code": "bad"}}, status=400)
+    with FinOpsClient(base(httpserver), max_retries=2, sleep=ft.sleep, clock=ft.clock) as c:
+        with pytest.raises(InternalServerError):
+            c.get_resources()
+        assert len(httpserver.log) == 3
+        with pytest.raises(BadRequestError):
+            c.get_anomalies()
+        assert len(httpserver.log) == 4
+    assert len(ft.sleeps) == 2
+
+
+def test_debug_logs_are_redacted(client: FinOpsClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="resilience"):
+        client.post_resources([resource(1)])
+        client.get_resources()
+    assert "request POST /api/resources" in caplog.text
+    assert API_KEY not in caplog.text
