@@ -5,6 +5,7 @@ in each request's ``extensions`` and this package keys its policies and metrics 
 Implementation lives in private modules; everything public is re-exported here.
 """
 
+from ._aiohttp import AiohttpTransport
 from ._auth import (
     ApiKeyAuth,
     AuthScheme,
@@ -61,7 +62,7 @@ from ._metrics import (
     RequestStart,
     RetryEvent,
 )
-from ._redact import REDACTED, SAFE_HEADERS, redact_body, redact_headers
+from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
@@ -88,11 +89,13 @@ __all__ = [
     "REDACTED",
     "RETRYABLE_STATUSES",
     "SAFE_HEADERS",
+    "SECRET_KEY_PATTERN",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AiohttpTransport",
     "ApiKeyAuth",
     "AsyncAPIClient",
     "AuthScheme",

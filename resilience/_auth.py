@@ -184,6 +184,7 @@ class SwitchableAuth(httpx.Auth):
     def __init__(self, auth: httpx.Auth | None = None) -> None:
         self._current = auth
         self._lock = threading.Lock()
+        self._sensitive = DEFAULT_SENSITIVE_HEADERS | _header_names(auth)
 
     @property
     def current(self) -> httpx.Auth | None:
@@ -191,13 +192,15 @@ class SwitchableAuth(httpx.Auth):
 
     def set(self, auth: httpx.Auth | None) -> None:
         with self._lock:
+            # Widen before switching: a request in flight may still carry the old auth's header.
+            self._sensitive = self._sensitive | _header_names(auth)
             self._current = auth
 
     def sensitive_headers(self) -> frozenset[str]:
-        """Every header name a credential may travel in, for the cross-origin guard."""
-        auth = self._current
-        extra: frozenset[str] = getattr(auth, "header_names", frozenset())
-        return DEFAULT_SENSITIVE_HEADERS | extra
+        """Every header name a credential may travel in, for the cross-origin guard: the
+        defaults plus those of every auth held so far (a request in flight may still carry
+        the header of an auth switched away from)."""
+        return self._sensitive
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         auth = self._current
@@ -236,6 +239,11 @@ def auth_from_credential(
     if kind in ("api_key", "apikey"):
         return ApiKeyAuth(credential, allow_insecure_http=allow_insecure_http)
     raise ConfigurationError(f"unknown auth_type {auth_type!r}; expected 'bearer', 'api_key' or 'basic'")
+
+
+def _header_names(auth: httpx.Auth | None) -> frozenset[str]:
+    names: frozenset[str] = getattr(auth, "header_names", frozenset())
+    return frozenset(n.lower() for n in names)
 
 
 def _check_secret(name: str, value: object) -> None:

@@ -21,7 +21,6 @@ __all__ = [
     "DryRun",
     "ProgressCallback",
     "RejectedItem",
-    "plan_chunks",
 ]
 
 

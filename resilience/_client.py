@@ -55,7 +55,7 @@ from ._stack import ResilienceStack, build_transport, default_async_transport, d
 from ._transports import EXT_OPERATION, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER
 from ._validation import Invalid, Validator, compile_schema
 
-__all__ = ["AsyncAPIClient", "HealthReport", "SyncAPIClient"]
+__all__ = ["AsyncAPIClient", "CircuitBreakerControl", "HealthReport", "SyncAPIClient"]
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")

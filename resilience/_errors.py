@@ -10,6 +10,7 @@
     │   └── APITimeoutError           connect, read, write or pool timeout, or the overall deadline
     ├── CircuitOpenError              rejected by an open circuit breaker; no socket was opened
     ├── APIResponseValidationError    the server answered 2xx with a body that breaks the contract
+    │   └── ResponseTooLargeError     the body exceeded max_response_bytes (memory stays bounded)
     └── APIStatusError                the server answered with a non-2xx status
         ├── BadRequestError           400
         ├── AuthenticationError       401
@@ -48,6 +49,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestValidationError",
+    "ResponseTooLargeError",
     "UnprocessableEntityError",
     "status_error_for",
 ]
@@ -146,10 +148,16 @@ class APIResponseValidationError(APIError):
         super().__init__(_describe(f"{message} (status {status_code})", operation, request_id))
 
 
+class ResponseTooLargeError(APIResponseValidationError):
+    """The response body exceeded the client's ``max_response_bytes``; reading stopped there."""
+
+
 class APIStatusError(APIError):
     """The server answered with a non-2xx status.
 
-    ``code`` and ``server_message`` come from the contract's Error body when the server sent one.
+    ``code`` and ``server_message`` come from the contract's Error body when the server sent one;
+    ``retry_after`` (seconds) from its Retry-After header on a 429 or 503, or when it was too long
+    to wait for.
     """
 
     def __init__(
@@ -158,7 +166,9 @@ class APIStatusError(APIError):
         *,
         operation: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
+        self.retry_after = retry_after
         self.response = response
         self.status_code = response.status_code
         self.operation = operation
@@ -169,6 +179,8 @@ class APIStatusError(APIError):
             text += f" {self.code}"
         if self.server_message:
             text += f": {self.server_message}"
+        if retry_after is not None:
+            text += f" (retry after {retry_after:.3f}s)"
         super().__init__(_describe(text, operation, request_id))
 
 
@@ -199,19 +211,6 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429. ``retry_after`` is the server's Retry-After in seconds, when it sent a valid one."""
 
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        operation: str | None = None,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(response, operation=operation, request_id=request_id)
-        if retry_after is not None:
-            self.args = (f"{self.args[0]} (retry after {retry_after:.3f}s)",)
-
 
 class InternalServerError(APIStatusError):
     """5xx."""
@@ -237,11 +236,12 @@ def status_error_for(
     """Build the most specific :class:`APIStatusError` for a non-2xx response."""
     status = response.status_code
     if status == 429:
-        return RateLimitError(response, operation=operation, request_id=request_id, retry_after=retry_after)
-    if status >= 500:
-        return InternalServerError(response, operation=operation, request_id=request_id)
-    cls = _BY_STATUS.get(status, APIStatusError)
-    return cls(response, operation=operation, request_id=request_id)
+        cls: type[APIStatusError] = RateLimitError
+    elif status >= 500:
+        cls = InternalServerError
+    else:
+        cls = _BY_STATUS.get(status, APIStatusError)
+    return cls(response, operation=operation, request_id=request_id, retry_after=retry_after)
 
 
 def _describe(message: str, operation: str | None, request_id: str | None) -> str:

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
 import attrs
@@ -226,7 +227,7 @@ class _Stats:
             operation=self.operation,
             requests=self.requests,
             successes=self.failures[SUCCESS],
-            failures=failures,
+            failures=MappingProxyType(failures),
             retries=self.retries,
             in_flight=self.in_flight,
             total_latency=self.total,
@@ -290,6 +291,14 @@ class MetricsRecorder:
             s = self._ops[key] = _Stats(operation, len(self._buckets))
         return s
 
+    def _stats_started(self, key: str, operation: str | None) -> _Stats:
+        """The figures a started request was counted in: its own key's, or ``<other>``'s when
+        it overflowed the cap (even if a reset has since made room for new keys)."""
+        s = self._ops.get(key)
+        if s is None:
+            s = self._ops.get(OTHER) or self._stats_for(key, operation)
+        return s
+
     def start(self, key: str, operation: str | None, method: str) -> None:
         with self._lock:
             s = self._stats_for(key, operation)
@@ -314,7 +323,7 @@ class MetricsRecorder:
         kind = _KIND_INDEX.get(outcome, _KIND_INDEX["error"])
         bucket = bisect.bisect_left(self._buckets, duration)
         with self._lock:
-            for s in (self._stats_for(key, operation), self._global):
+            for s in (self._stats_started(key, operation), self._global):
                 s.in_flight -= 1
                 s.failures[kind] += 1
                 s.hist[bucket] += 1
@@ -325,9 +334,7 @@ class MetricsRecorder:
                     s.max = duration
             done = sum(self._global.failures)
         if self._hooks:
-            self._emit(
-                "on_request_end", RequestEnd(key, operation, method, outcome, status_code, duration, retries)
-            )
+            self._emit("on_request_end", RequestEnd(key, operation, method, outcome, status_code, duration, retries))
         if self._every_n is not None and done % self._every_n == 0:
             self.log_summary()
         elif self._every_s is not None:
@@ -338,7 +345,7 @@ class MetricsRecorder:
 
     def retry(self, key: str, operation: str | None, attempt: int, reason: str, delay: float) -> None:
         with self._lock:
-            self._stats_for(key, operation).retries += 1
+            self._stats_started(key, operation).retries += 1
             self._global.retries += 1
         if self._hooks:
             self._emit("on_retry", RetryEvent(key, operation, attempt, reason, delay))
@@ -355,26 +362,27 @@ class MetricsRecorder:
                 continue
             try:
                 fn(event)
-            except Exception:  # noqa: BLE001 - a user's exporter must not break a request
+            except Exception:
                 logger.exception("metrics hook %s.%s failed", type(hook).__name__, method)
 
     def snapshot(self) -> MetricsSnapshot:
         with self._lock:
             ops = {k: s.freeze(k, self._buckets) for k, s in self._ops.items()}
             g = self._global.freeze("*", self._buckets)
-        return MetricsSnapshot(global_metrics=g, operations=ops, taken_at=self._clock())
+        return MetricsSnapshot(global_metrics=g, operations=MappingProxyType(ops), taken_at=self._clock())
 
     def reset(self) -> None:
-        """Zero every figure; requests in flight stay counted as in flight."""
+        """Zero every figure; requests in flight stay counted as in flight (and as requests of
+        the new period, so ``requests == completed + in_flight`` still holds when they end)."""
         with self._lock:
             flights = {k: s.in_flight for k, s in self._ops.items() if s.in_flight}
             g_flight = self._global.in_flight
             self._global = _Stats(None, len(self._buckets))
-            self._global.in_flight = g_flight
+            self._global.in_flight = self._global.requests = g_flight
             ops: dict[str, _Stats] = {}
             for k, n in flights.items():
                 ops[k] = _Stats(self._ops[k].operation, len(self._buckets))
-                ops[k].in_flight = n
+                ops[k].in_flight = ops[k].requests = n
             self._ops = ops
             self._last_log = self._clock()
 

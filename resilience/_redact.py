@@ -36,9 +36,7 @@ SECRET_KEY_PATTERN: Final = re.compile(r"password|secret|token|api[-_]?key|autho
 MAX_BODY_CHARS: Final = 512
 
 
-def redact_headers(
-    headers: Iterable[tuple[str, str]], safe: frozenset[str] = SAFE_HEADERS
-) -> dict[str, str]:
+def redact_headers(headers: Iterable[tuple[str, str]], safe: frozenset[str] = SAFE_HEADERS) -> dict[str, str]:
     return {k: (v if k.lower() in safe else REDACTED) for k, v in headers}
 
 

@@ -11,7 +11,7 @@ import email.utils
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Final
 
@@ -34,13 +34,17 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
+def _not_a_number(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int | float)
+
+
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float | None) -> None:
-    if value is not None and (not math.isfinite(value) or value < 0):
+    if value is not None and (_not_a_number(value) or not math.isfinite(value) or value < 0):
         raise ConfigurationError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float | None) -> None:
-    if value is not None and (not math.isfinite(value) or value <= 0):
+    if value is not None and (_not_a_number(value) or not math.isfinite(value) or value <= 0):
         raise ConfigurationError(f"{attribute.name} must be a finite number > 0, got {value!r}")
 
 
@@ -49,10 +53,15 @@ def _max_retries(_: object, attribute: attrs.Attribute[int], value: int) -> None
         raise ConfigurationError(f"max_retries must be an int from 0 to 100, got {value!r}")
 
 
+def _to_statuses(value: Iterable[int]) -> frozenset[int]:
+    return frozenset(value)  # a typed converter: with bare ``frozenset`` mypy rejects a set literal
+
+
 def _statuses(_: object, attribute: attrs.Attribute[frozenset[int]], value: frozenset[int]) -> None:
-    bad = [s for s in value if not (isinstance(s, int) and 400 <= s <= 599) or 400 <= s < 500 and s not in (408, 429)]
+    bad = [s for s in value if not (isinstance(s, int) and 400 <= s <= 599) or (400 <= s < 500 and s not in (408, 429))]
     if bad:
-        raise ConfigurationError(f"retry_statuses may hold only 408, 429 and 5xx statuses, got {sorted(bad)!r}")
+        got = sorted(bad, key=repr)  # key: a non-int status must not make sorted() raise TypeError
+        raise ConfigurationError(f"retry_statuses may hold only 408, 429 and 5xx statuses, got {got!r}")
 
 
 @attrs.frozen(slots=True)
@@ -74,16 +83,14 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     deadline: float | None = attrs.field(default=None, validator=_positive)
     retry_statuses: frozenset[int] = attrs.field(
-        default=RETRYABLE_STATUSES, converter=frozenset, validator=_statuses
+        default=RETRYABLE_STATUSES, converter=_to_statuses, validator=_statuses
     )
     idempotency_header: str = "Idempotency-Key"
     wait: wait_base | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.backoff_max < self.backoff_base:
-            raise ConfigurationError(
-                f"backoff_max ({self.backoff_max}) must be >= backoff_base ({self.backoff_base})"
-            )
+            raise ConfigurationError(f"backoff_max ({self.backoff_max}) must be >= backoff_base ({self.backoff_base})")
 
     def wait_strategy(self) -> wait_base:
         """The tenacity wait used when the server gives no Retry-After."""
@@ -115,8 +122,9 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(int(text))
+    if text.isascii() and text.isdigit():
+        # float(), not int(): no digit-count limit; an absurdly long value becomes inf (too long to wait).
+        return float(text)
     if text[0] in "+-" or text.replace(".", "", 1).isdigit():
         # Negative or fractional numbers are not valid delay-seconds (RFC 9110 10.2.3).
         return None

@@ -79,7 +79,7 @@ def build_transport(
     )
     t = LoggingTransport(t)
     if stack.breakers is not None:
-        t = CircuitBreakerTransport(t, stack.breakers)
+        t = CircuitBreakerTransport(t, stack.breakers, max_body=max_body)
     t = RetryTransport(
         t,
         stack.policy,

@@ -25,7 +25,7 @@ import httpx
 import tenacity
 
 from ._breaker import BreakerRegistry, CircuitBreaker, Outcome, classify_status
-from ._errors import APITimeoutError
+from ._errors import APITimeoutError, ResponseTooLargeError
 from ._metrics import MetricsRecorder
 from ._redact import redact_body, redact_headers
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
@@ -202,13 +202,15 @@ class _RetryCall:
 
     __slots__ = ("_first", "_previous", "_retry_after", "layer", "request", "started")
 
-    def __init__(self, layer: RetryTransport, request: httpx.Request, first: httpx.Response | BaseException):
+    def __init__(
+        self, layer: RetryTransport, request: httpx.Request, first: httpx.Response | BaseException, started: float
+    ):
         self.layer = layer
         self.request = request
         self._first: httpx.Response | BaseException | None = first
         self._previous: httpx.Response | None = None
         self._retry_after: float | None = None
-        self.started = layer.clock()
+        self.started = started  # before attempt 1: the deadline bounds the whole logical call
 
     # -- decisions -------------------------------------------------------------------------
     def should_retry(self, rs: tenacity.RetryCallState) -> bool:
@@ -329,6 +331,80 @@ class _RetryCall:
         return await self.layer.inner_async(self.request)
 
 
+DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
+
+
+def _too_large(request: httpx.Request, response: httpx.Response, cap: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"response body exceeds {cap} bytes",
+        status_code=response.status_code,
+        operation=request.extensions.get(EXT_OPERATION),
+        request_id=request.headers.get("x-request-id"),
+    )
+
+
+def _declared_ok(request: httpx.Request, response: httpx.Response, cap: int) -> bool:
+    """Check Content-Length against the cap; ``True`` when a plain ``read()`` is safe."""
+    length = response.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > cap:
+        raise _too_large(request, response, cap)
+    return length is not None and "content-encoding" not in response.headers
+
+
+def _check_read(request: httpx.Request, response: httpx.Response, cap: int) -> None:
+    """A body read already (by an inner layer, or built from bytes) still obeys the cap."""
+    try:
+        size = len(response.content)
+    except httpx.ResponseNotRead:
+        return
+    if size > cap:
+        raise _too_large(request, response, cap)
+
+
+def read_body_sync(request: httpx.Request, response: httpx.Response, cap: int) -> None:
+    """Read the whole body now (so a connection cut mid-body is an attempt failure the retry
+    layer and the breaker see), never holding more than ``cap`` decoded bytes."""
+    if response.is_stream_consumed:
+        _check_read(request, response, cap)
+        return
+    try:
+        if _declared_ok(request, response, cap):
+            response.read()
+            return
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(request, response, cap)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what Response.read() itself does
+    except BaseException:
+        response.close()
+        raise
+
+
+async def read_body_async(request: httpx.Request, response: httpx.Response, cap: int) -> None:
+    if response.is_stream_consumed:
+        _check_read(request, response, cap)
+        return
+    try:
+        if _declared_ok(request, response, cap):
+            await response.aread()
+            return
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(request, response, cap)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+    except BaseException:
+        await response.aclose()
+        raise
+
+
 def _drain_sync(response: httpx.Response) -> None:
     try:
         response.read()
@@ -355,7 +431,7 @@ class RetryTransport(_Layer):
     clocks are injectable, so tests never wait.
     """
 
-    __slots__ = ("asleep", "budget", "clock", "metrics", "policy", "sleep", "wait", "wall_clock")
+    __slots__ = ("asleep", "budget", "clock", "max_body", "metrics", "policy", "sleep", "wait", "wall_clock")
 
     def __init__(
         self,
@@ -368,8 +444,10 @@ class RetryTransport(_Layer):
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         super().__init__(inner)
+        self.max_body = max_body
         self.policy = policy
         self.budget = budget
         self.metrics = metrics
@@ -380,24 +458,30 @@ class RetryTransport(_Layer):
         self.wait = policy.wait_strategy()
 
     def inner_sync(self, request: httpx.Request) -> httpx.Response:
-        return self._inner.handle_request(request)  # type: ignore[no-any-return]
+        response: httpx.Response = self._inner.handle_request(request)
+        read_body_sync(request, response, self.max_body)
+        return response
 
     async def inner_async(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(request)  # type: ignore[no-any-return]
+        response: httpx.Response = await self._inner.handle_async_request(request)
+        await read_body_async(request, response, self.max_body)
+        return response
 
     def _needs_retry(self, request: httpx.Request, outcome: httpx.Response | BaseException) -> bool:
+        """Fast-path check of attempt 1: is it worth starting the retry loop at all?"""
         policy = self.policy
-        if policy.max_retries == 0:
-            if isinstance(outcome, BaseException) and _maybe_delivered(outcome):
-                request.extensions[NOTE_MAYBE_DELIVERED] = True
-            return False
         if isinstance(outcome, BaseException):
-            if not policy.is_retryable_exception(outcome):
-                if _maybe_delivered(outcome):
-                    request.extensions[NOTE_MAYBE_DELIVERED] = True
-                return False
-            return True
-        return outcome.status_code in policy.retry_statuses
+            retry = (
+                policy.max_retries > 0 and policy.is_retryable_exception(outcome) and policy.may_retry_request(request)
+            )
+            if not retry and _maybe_delivered(outcome):
+                request.extensions[NOTE_MAYBE_DELIVERED] = True
+            return retry
+        return (
+            policy.max_retries > 0
+            and outcome.status_code in policy.retry_statuses
+            and policy.may_retry_request(request)
+        )
 
     def _retrying_kwargs(self, call: _RetryCall) -> dict[str, Any]:
         return {
@@ -412,9 +496,10 @@ class RetryTransport(_Layer):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.budget is not None:
             self.budget.deposit()
+        started = self.clock() if self.policy.deadline is not None else 0.0
         try:
-            response: httpx.Response = self._inner.handle_request(request)
-        except Exception as exc:  # noqa: BLE001 - classified below; unknown ones are re-raised
+            response = self.inner_sync(request)
+        except Exception as exc:
             if not self._needs_retry(request, exc):
                 raise
             first: httpx.Response | BaseException = exc
@@ -422,16 +507,17 @@ class RetryTransport(_Layer):
             if not self._needs_retry(request, response):
                 return response
             first = response
-        call = _RetryCall(self, request, first)
+        call = _RetryCall(self, request, first, started)
         retrying = tenacity.Retrying(sleep=self.sleep, **self._retrying_kwargs(call))
         return retrying(call.attempt_sync)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.budget is not None:
             self.budget.deposit()
+        started = self.clock() if self.policy.deadline is not None else 0.0
         try:
-            response: httpx.Response = await self._inner.handle_async_request(request)
-        except Exception as exc:  # noqa: BLE001 - classified below; unknown ones are re-raised
+            response = await self.inner_async(request)
+        except Exception as exc:
             if not self._needs_retry(request, exc):
                 raise
             first: httpx.Response | BaseException = exc
@@ -439,19 +525,30 @@ class RetryTransport(_Layer):
             if not self._needs_retry(request, response):
                 return response
             first = response
-        call = _RetryCall(self, request, first)
+        call = _RetryCall(self, request, first, started)
         retrying = tenacity.AsyncRetrying(sleep=self.asleep, **self._retrying_kwargs(call))
         return await retrying(call.attempt_async)
 
 
 class CircuitBreakerTransport(_Layer):
-    """Asks the breaker for each attempt; a rejection raises before any socket is opened."""
+    """Asks the breaker for each attempt; a rejection raises before any socket is opened.
 
-    __slots__ = ("_cache", "_registry")
+    The attempt's body is read here, before the outcome is recorded, so a connection cut
+    mid-body counts as a failure, not as the success its status line promised.
+    """
 
-    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, registry: BreakerRegistry):
+    __slots__ = ("_cache", "_max_body", "_registry")
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        registry: BreakerRegistry,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ):
         super().__init__(inner)
         self._registry = registry
+        self._max_body = max_body
         self._cache: dict[tuple[bytes, bytes, str | None], CircuitBreaker] = {}
 
     @property
@@ -475,6 +572,7 @@ class CircuitBreakerTransport(_Layer):
         permit = breaker.acquire(op)
         try:
             response: httpx.Response = self._inner.handle_request(request)
+            read_body_sync(request, response, self._max_body)
         except httpx.TransportError:
             breaker.record(permit, Outcome.FAILURE)
             raise
@@ -490,6 +588,7 @@ class CircuitBreakerTransport(_Layer):
         permit = breaker.acquire(op)
         try:
             response: httpx.Response = await self._inner.handle_async_request(request)
+            await read_body_async(request, response, self._max_body)
         except httpx.TransportError:
             breaker.record(permit, Outcome.FAILURE)
             raise

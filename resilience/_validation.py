@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Invalid", "Validator", "compile_schema"]
+__all__ = ["compile_schema"]
 
 
 class Invalid(Exception):  # noqa: N818 - internal signal, turned into RequestValidationError

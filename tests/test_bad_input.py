@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from finops_api_client import FinOpsClient
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from resilience import (
     APIResponseValidationError,
@@ -131,28 +130,57 @@ def test_undocumented_statuses(httpserver: HTTPServer, status: int) -> None:
     assert f"HTTP {status}" in str(info.value)
 
 
-@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_huge_response_memory_stays_bounded(httpserver: HTTPServer, chunked: bool) -> None:
+def _serve_huge(sock: socket.socket, chunked: bool, stop: threading.Event) -> None:
+    """Answers every connection with a 50 MiB body from one pre-built block: the server side
+    allocates nothing while the client is measured."""
     block = b"x" * 65536
-    total_blocks = 800  # 50 MiB offered
-
-    def handler(_: Any) -> Response:
-        def gen() -> Iterator[bytes]:
-            for _ in range(total_blocks):
-                yield block
-
-        headers = {} if chunked else {"Content-Length": str(len(block) * total_blocks)}
-        return Response(gen(), status=200, headers=headers, content_type="application/json")
-
-    httpserver.expect_request("/api/health").respond_with_handler(handler)
-    with client_for(httpserver, max_response_bytes=1024 * 1024) as client:
-        tracemalloc.start()
+    blocks = 800
+    if chunked:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        piece = memoryview(b"%x\r\n" % len(block) + block + b"\r\n")
+    else:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+            len(block) * blocks
+        )
+        piece = memoryview(block)
+    sock.settimeout(0.05)
+    while not stop.is_set():
         try:
-            with pytest.raises(ResponseTooLargeError, match="exceeds 1048576 bytes"):
-                client.get_health()
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+            conn, _ = sock.accept()
+        except OSError:
+            continue
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(head)
+                for _ in range(blocks):
+                    conn.sendall(piece)
+            except OSError:
+                pass  # the client hung up once it had enough: that is the point
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_huge_response_memory_stays_bounded(chunked: bool) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    stop = threading.Event()
+    server = threading.Thread(target=_serve_huge, args=(sock, chunked, stop), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        with FinOpsClient(url, api_key="k", max_retries=0, max_response_bytes=1024 * 1024) as client:
+            tracemalloc.start()
+            try:
+                with pytest.raises(ResponseTooLargeError, match="exceeds 1048576 bytes"):
+                    client.get_health()
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    finally:
+        stop.set()
+        server.join()
+        sock.close()
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes while refusing a 50 MiB body"
 
 

@@ -859,11 +859,6 @@ def test_metrics_snapshot_is_frozen(client: FinOpsClient) -> None:
     assert snap.global_metrics.requests == 1  # a snapshot does not move
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MetricsSnapshot.operations and OperationMetrics.failures are plain dicts: the 'immutable' "
-    "snapshot can be mutated (resilience/_metrics.py MetricsRecorder.snapshot / _Stats.freeze)",
-)
 def test_metrics_snapshot_is_deeply_immutable(client: FinOpsClient) -> None:
     client.get_resources()
     snap = client.get_metrics_snapshot()

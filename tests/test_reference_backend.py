@@ -238,9 +238,7 @@ def test_list_filters(client: httpx.Client) -> None:
     assert {i["resourceId"] for i in both} == {f"r-{n:04d}" for n in range(0, 12, 2)}
     assert list_all(client, "/api/resources", region="mars-1") == []
 
-    client.post(
-        "/api/optimizations", json=[optimization(n) for n in range(6)] + [{**optimization(6), "status": None}]
-    )
+    client.post("/api/optimizations", json=[optimization(n) for n in range(6)] + [{**optimization(6), "status": None}])
     client.post("/api/optimizations", json=[{k: v for k, v in optimization(7).items() if k != "status"}])
     high = list_all(client, "/api/optimizations", riskLevel="HIGH")
     assert [i["optimizationId"] for i in high] == ["opt-2", "opt-5"]
@@ -331,14 +329,10 @@ def test_per_item_rejection_other_collections(client: httpx.Client) -> None:
         ],
     ).json()
     assert [r["index"] for r in result["rejected"]] == [0, 1]
-    result = client.post(
-        "/api/anomalies", json=[anomaly(0, severity="HUGE"), anomaly(1, actualCost="1")]
-    ).json()
+    result = client.post("/api/anomalies", json=[anomaly(0, severity="HUGE"), anomaly(1, actualCost="1")]).json()
     assert [r["index"] for r in result["rejected"]] == [0, 1]
     assert result["accepted"] == 0
-    result = client.post(
-        "/api/budgets/forecasts", json=[forecast(0, periodEnd="2025-02-30"), forecast(1)]
-    ).json()
+    result = client.post("/api/budgets/forecasts", json=[forecast(0, periodEnd="2025-02-30"), forecast(1)]).json()
     assert [r["index"] for r in result["rejected"]] == [0]
 
 
@@ -352,9 +346,7 @@ def test_per_item_rejection_other_collections(client: httpx.Client) -> None:
         (json.dumps([resource(n) for n in range(BATCH_MAX_ITEMS + 1)]).encode(), 413, "batch_too_large"),
     ],
 )
-def test_bad_bodies(
-    backend: ReferenceBackend, client: httpx.Client, body: bytes, status: int, code: str
-) -> None:
+def test_bad_bodies(backend: ReferenceBackend, client: httpx.Client, body: bytes, status: int, code: str) -> None:
     response = client.post("/api/resources", content=body, headers={"content-type": "application/json"})
     assert_error(response, status, code)
     assert backend.stats().items_stored == 0
@@ -554,9 +546,7 @@ def test_concurrent_retries_with_one_key_store_once(backend: ReferenceBackend) -
 
 
 def test_approve_flow(backend: ReferenceBackend, client: httpx.Client) -> None:
-    client.post(
-        "/api/optimizations", json=[optimization(1), optimization(2), optimization(3, optimizationId="o/3")]
-    )
+    client.post("/api/optimizations", json=[optimization(1), optimization(2), optimization(3, optimizationId="o/3")])
 
     approved = client.post("/api/optimizations/opt-1/approve", json={"approved": True, "comment": "go"})
     assert approved.status_code == 200
@@ -698,9 +688,7 @@ def test_each_fault_kind(kind: str, backend: ReferenceBackend, client: httpx.Cli
     # The client retries with the same key once the fault is gone: a stored request is
     # answered from the idempotency cache, one that was not stored is processed now.
     backend.set_fault_plan(None)
-    retry = client.post(
-        "/api/resources", json=[resource(1), resource(2)], headers={"Idempotency-Key": f"fault-{kind}"}
-    )
+    retry = client.post("/api/resources", json=[resource(1), resource(2)], headers={"Idempotency-Key": f"fault-{kind}"})
     assert retry.status_code == 200
     assert retry.json()["accepted"] == 2
     assert ("idempotent-replayed" in retry.headers) is STORES[kind]
@@ -840,9 +828,7 @@ def test_embedded_schemas_match_the_contract() -> None:
             found = set()
             for key, value in node.items():
                 found.add(key)
-                found |= (
-                    keywords(value) if key != "properties" else set().union(*map(keywords, value.values()))
-                )
+                found |= keywords(value) if key != "properties" else set().union(*map(keywords, value.values()))
             return found
         return set()
 
