@@ -100,9 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=5002, help="port (default 5002; 0 picks a free one)")
     parser.add_argument("--api-key", help="accept this X-API-Key (turns authentication on)")
     parser.add_argument("--bearer-token", help="accept this bearer token (turns authentication on)")
-    parser.add_argument(
-        "--basic", type=_basic, metavar="USER:PASSWORD", help="accept these Basic credentials"
-    )
+    parser.add_argument("--basic", type=_basic, metavar="USER:PASSWORD", help="accept these Basic credentials")
     parser.add_argument(
         "--require-auth", action="store_true", help="require credentials even if none is configured (all 401)"
     )

@@ -115,12 +115,7 @@ def match_route(method: str, path: str) -> Route | None:
     template = path
     if methods is None:
         parts = path.split("/")
-        if (
-            len(parts) == 5
-            and parts[:3] == ["", "api", "optimizations"]
-            and parts[4] == "approve"
-            and parts[3]
-        ):
+        if len(parts) == 5 and parts[:3] == ["", "api", "optimizations"] and parts[4] == "approve" and parts[3]:
             methods = {"POST": "approve_optimization"}
             template = APPROVE_ROUTE
             params = {"optimizationId": unquote(parts[3], errors="strict")}
@@ -152,9 +147,7 @@ class Response:
     content_type: str = "application/json"
 
     def with_header(self, name: str, value: str) -> Response:
-        return Response(
-            self.status, self.body, (*self.headers, (name, value)), self.payload, self.content_type
-        )
+        return Response(self.status, self.body, (*self.headers, (name, value)), self.payload, self.content_type)
 
 
 def now_iso() -> str:
@@ -287,9 +280,7 @@ class Credentials:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(
-        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-    )
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def _decode_basic(credentials: str) -> tuple[str, str] | None:
@@ -396,11 +387,7 @@ class App:
     def process(self, request: Request) -> Response:
         """Authenticate, then answer (a POST through the idempotency cache)."""
         route = request.route
-        if (
-            route.template != HEALTH_ROUTE
-            and self.require_auth
-            and not self.credentials.accepts(request.headers)
-        ):
+        if route.template != HEALTH_ROUTE and self.require_auth and not self.credentials.accepts(request.headers):
             with self.lock:
                 self.auth_failures += 1
             return error_response(
@@ -470,9 +457,7 @@ class App:
         return handlers
 
     def _health(self, request: Request) -> Response:
-        return json_response(
-            200, {"status": self.health_status, "version": self.version, "timestamp": now_iso()}
-        )
+        return json_response(200, {"status": self.health_status, "version": self.version, "timestamp": now_iso()})
 
     # ---- lists
 
@@ -661,9 +646,7 @@ def _decode_cursor(cursor: str | None, filter_key: str) -> int:
         offset = data["o"]
         same_filters = data["f"] == filter_key
     except (ValueError, TypeError, KeyError, binascii.Error):
-        raise _fail(
-            400, "invalid_cursor", "cursor is not one this server issued", {"parameter": "cursor"}
-        ) from None
+        raise _fail(400, "invalid_cursor", "cursor is not one this server issued", {"parameter": "cursor"}) from None
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise _fail(400, "invalid_cursor", "cursor is not one this server issued", {"parameter": "cursor"})
     if not same_filters:

@@ -147,9 +147,7 @@ SUPPORTED_KEYWORDS: Final = frozenset(
     }
 )
 
-_DATE_TIME: Final = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 

@@ -384,9 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "close_after_store":
             self._drop()
         elif fault == "close_mid_response":
-            self._send(
-                response, body=response.body[: len(response.body) // 2], content_length=len(response.body)
-            )
+            self._send(response, body=response.body[: len(response.body) // 2], content_length=len(response.body))
             self._drop()
         elif fault == "slow":
             time.sleep(plan.slow_seconds)
@@ -415,9 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "429_date":
             when = email.utils.formatdate(time.time() + plan.retry_after_seconds + 1, usegmt=True)
             self._send(
-                error_response(
-                    429, "rate_limited", "injected fault: rate limited", headers=(("Retry-After", when),)
-                )
+                error_response(429, "rate_limited", "injected fault: rate limited", headers=(("Retry-After", when),))
             )
         elif fault == "close_before_response":
             self._drop()
@@ -431,9 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
             port = plan.redirect_port if plan.redirect_port is not None else self._backend.port
             location = f"http://{plan.redirect_host}:{port}{target}"
             self._send(
-                error_response(
-                    307, "moved", f"injected fault: go to {location}", headers=(("Location", location),)
-                )
+                error_response(307, "moved", f"injected fault: go to {location}", headers=(("Location", location),))
             )
         else:
             return False
@@ -451,9 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
         if encoding and encoding != "identity":
             if encoding != "chunked":
-                raise _BodyError(
-                    error_response(400, "bad_request", f"unsupported Transfer-Encoding {encoding!r}")
-                )
+                raise _BodyError(error_response(400, "bad_request", f"unsupported Transfer-Encoding {encoding!r}"))
             return self._read_chunked(limit)
         length_header = self.headers.get("Content-Length")
         if length_header is None:
@@ -497,9 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- writing
 
-    def _send(
-        self, response: Response, *, body: bytes | None = None, content_length: int | None = None
-    ) -> None:
+    def _send(self, response: Response, *, body: bytes | None = None, content_length: int | None = None) -> None:
         payload = response.body if body is None else body
         self.send_response(response.status, _REASONS.get(response.status))
         self.send_header("Content-Type", response.content_type)
@@ -530,9 +520,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _too_large(limit: int) -> Response:
-    return error_response(
-        413, "payload_too_large", f"request body exceeds {limit} bytes", {"maxBytes": limit}
-    )
+    return error_response(413, "payload_too_large", f"request body exceeds {limit} bytes", {"maxBytes": limit})
 
 
 def _break_schema(payload: Any) -> Any:
