@@ -327,6 +327,32 @@ class CircuitBreaker:
             return permit
         return self._acquire_slow(operation)
 
+    def check(self, operation: str | None = None) -> None:
+        """Raise :class:`CircuitOpenError` when :meth:`acquire` would reject now, without taking a
+        permit or a probe slot: lets a client refuse before it even builds the request. A call
+        that passes must still :meth:`acquire`."""
+        if self._free_permit is not None:
+            return
+        with self._lock:
+            if self._free_permit is not None:
+                return
+            state = self._state
+            if state is _OPEN:
+                now = self._clock()
+                if now >= self._probe_at:
+                    return  # a probe is due: acquire() takes it
+                retry_in: float | None = self._probe_at - now
+            elif state is _HALF_OPEN:
+                if len(self._probes) < self._config.half_open_max_calls:
+                    return
+                retry_in = 0.0
+            elif state is CircuitState.FORCED_OPEN:
+                retry_in = None
+            else:
+                return
+            self._rejected += 1
+        raise CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation)
+
     def record(self, permit: Permit, outcome: Outcome) -> None:
         """Count the outcome of a call admitted with ``permit``; stale permits count for nothing."""
         # Lock-free no-op: a success that cannot change anything, or an ignored result, for the

@@ -52,7 +52,7 @@ from ._metrics import MetricsHook, MetricsRecorder, MetricsSnapshot
 from ._redact import redact_body
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
-from ._transports import EXT_OPERATION, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER
+from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER
 from ._validation import Invalid, Validator, compile_schema
 
 __all__ = ["AsyncAPIClient", "CircuitBreakerControl", "HealthReport", "SyncAPIClient"]
@@ -245,6 +245,8 @@ class _Core:
         self._request_validators: dict[str, Validator] = {}
         self._item_validators: dict[str, Validator] = {}
         self._response_validators: dict[str, Validator] = {}
+        self._urls: dict[str, httpx.URL] = {}
+        self._home_breakers: dict[str | None, CircuitBreaker] = {}
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -537,11 +539,48 @@ class _Core:
         err.maybe_delivered = bool(request.extensions.get(NOTE_MAYBE_DELIVERED))  # type: ignore[attr-defined]
         return err
 
+    def _url(self, client: httpx.Client | httpx.AsyncClient, path: str) -> httpx.URL:
+        """The absolute URL of a relative path, cached: httpx would parse and merge it again
+        on every request (measured ~24 µs a call, more than all our layers together)."""
+        url = self._urls.get(path)
+        if url is None:
+            base = client.base_url
+            rel = httpx.URL(path)
+            if not rel.is_relative_url:
+                return rel
+            url = base.copy_with(raw_path=base.raw_path + rel.raw_path.lstrip(b"/"))
+            if len(self._urls) < 1024:  # paths with ids in them are not worth keeping forever
+                self._urls[path] = url
+        return url
+
     def _build_request(self, client: httpx.Client | httpx.AsyncClient, kwargs: Mapping[str, Any]) -> httpx.Request:
         kw = dict(kwargs)
         method = str(kw.pop("method")).upper()
-        url = kw.pop("url")
+        url = self._url(client, kw.pop("url"))
         return client.build_request(method, url, **kw)
+
+    def _refuse_early(self, kwargs: Mapping[str, Any]) -> None:
+        """An open circuit refuses before the request is even built (no socket, no auth flow):
+        the rejection is counted in the metrics like any other."""
+        registry = self._stack.breakers
+        if registry is None:
+            return
+        ext = kwargs["extensions"]
+        op = ext.get(EXT_OPERATION)
+        breaker = self._home_breakers.get(op)
+        if breaker is None:
+            breaker = self._home_breakers[op] = registry.get(registry.key_for(self._home_origin, op))
+        try:
+            breaker.check(op)
+        except CircuitOpenError:
+            m = self._stack.metrics
+            if m is not None:
+                method = str(kwargs["method"]).upper()
+                route = ext.get(EXT_ROUTE)
+                key = f"{method} {route}" if route else f"{method} <unrouted>"
+                m.start(key, op, method)
+                m.end(key, op, method, "circuit_open", None, 0.0)
+            raise
 
 
 class SyncAPIClient(_Core):
@@ -594,6 +633,7 @@ class SyncAPIClient(_Core):
 
     # -- sending ---------------------------------------------------------------------------
     def _send(self, kwargs: Mapping[str, Any]) -> httpx.Response:
+        self._refuse_early(kwargs)
         request = self._build_request(self._http, kwargs)
         try:
             response = self._http.send(request)
@@ -687,6 +727,10 @@ class SyncAPIClient(_Core):
         parse: Callable[[Any], Any],
     ) -> _ChunkOutcome:
         kw = self._with_body(dict(base_kwargs), body, key)
+        try:
+            self._refuse_early(kw)
+        except CircuitOpenError as err:
+            return chunk_failed(start, stop, key, err, False)
         request = self._build_request(self._http, kw)
         try:
             try:
@@ -795,6 +839,7 @@ class AsyncAPIClient(_Core):
         await self.close()
 
     async def _send(self, kwargs: Mapping[str, Any]) -> httpx.Response:
+        self._refuse_early(kwargs)
         request = self._build_request(self._http, kwargs)
         try:
             response = await self._http.send(request)
@@ -904,6 +949,10 @@ class AsyncAPIClient(_Core):
         parse: Callable[[Any], Any],
     ) -> _ChunkOutcome:
         kw = self._with_body(dict(base_kwargs), body, key)
+        try:
+            self._refuse_early(kw)
+        except CircuitOpenError as err:
+            return chunk_failed(start, stop, key, err, False)
         request = self._build_request(self._http, kw)
         try:
             try:

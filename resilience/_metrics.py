@@ -332,7 +332,7 @@ class MetricsRecorder:
                     s.min = duration
                 if duration > s.max:
                     s.max = duration
-            done = sum(self._global.failures)
+            done = self._global.requests - self._global.in_flight  # == completed, kept exact by reset()
         if self._hooks:
             self._emit("on_request_end", RequestEnd(key, operation, method, outcome, status_code, duration, retries))
         if self._every_n is not None and done % self._every_n == 0:
