@@ -1,25 +1,28 @@
-"""httpx-aiohttp's transport, with its exceptions mapped to what actually happened.
+"""An httpx async transport on aiohttp's connection pool.
 
-httpx-aiohttp maps every ``aiohttp.ClientConnectionError`` (a server that stored a request
-and then closed the connection included) to ``httpx.ConnectTimeout``, which would tell the
-retry layer the request was never sent. This wrapper re-maps from the aiohttp cause, for the
-request and for the response body stream, so "maybe delivered" and the metrics' outcome
-kinds are right.
+httpx's own async pool collapses under concurrency (measured here: 761 req/s at 32 tasks
+against 1,641 at 1); aiohttp's does not. httpx-aiohttp showed the way, but it maps every
+``aiohttp.ClientConnectionError`` (a server that stored a request and then closed the
+connection included) to ``httpx.ConnectTimeout``, which tells a retry layer the request was
+never sent, and it streams every body through three async generators. This transport maps
+exceptions by what happened, and reads a plain body whose length is known and within
+``max_body`` in one call; others (compressed, chunked, too large) stream, so the caller's
+size cap still bounds memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport as _Upstream
 
 __all__ = ["AiohttpTransport"]
 
 # Most specific first: the first match wins.
-_BY_CAUSE: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+_BY_CAUSE: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
     (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
     (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
@@ -27,53 +30,122 @@ _BY_CAUSE: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = 
     (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
     (aiohttp.ClientPayloadError, httpx.ReadError),
     (aiohttp.ClientOSError, httpx.ReadError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
     (aiohttp.ClientConnectionError, httpx.ReadError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
 )
+_CATCH: Final = (aiohttp.ClientError, asyncio.TimeoutError)
+DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
 
 
-def remap(exc: httpx.TransportError) -> httpx.TransportError:
-    """The httpx exception that says what the aiohttp cause means; ``exc`` when no better."""
-    cause = exc.__cause__
-    if cause is None:
-        return exc
+def map_exception(exc: BaseException) -> httpx.TransportError:
+    """The httpx exception that says what an aiohttp error means for the request."""
     for aio_type, httpx_type in _BY_CAUSE:
-        if isinstance(cause, aio_type):
-            if type(exc) is httpx_type:
-                return exc
-            new = httpx_type(str(exc) or type(cause).__name__)
-            new.__cause__ = cause
-            return new
-    return exc
+        if isinstance(exc, aio_type):
+            return httpx_type(str(exc) or type(exc).__name__)
+    return httpx.TransportError(str(exc) or type(exc).__name__)
 
 
-class _RemappedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._inner:
+            async for chunk in self._response.content.iter_chunked(65536):
                 yield chunk
-        except httpx.TransportError as exc:
-            raise remap(exc) from exc.__cause__
+        except _CATCH as exc:
+            raise map_exception(exc) from exc
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._response.release()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx-aiohttp's ``AiohttpTransport`` with exceptions mapped by their aiohttp cause."""
+    """``httpx.AsyncClient(transport=AiohttpTransport())``: HTTP/1.1 on aiohttp's pool."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._inner = _Upstream(**kwargs)
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        limits: httpx.Limits | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self._ssl = httpx.create_ssl_context(verify=verify)
+        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self._max_body = max_body
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,
+            keepalive_timeout=self._limits.keepalive_expiry or 15.0,
+            ssl=self._ssl,
+        )
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self._session
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        t = request.extensions.get("timeout") or {}
+        key = (t.get("connect"), t.get("read"), t.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=key[0], sock_read=key[1], connect=key[2])
+            if len(self._timeouts) < 64:
+                self._timeouts[key] = timeout
+        return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session or self._new_session()
+        data: Any
         try:
-            response = await self._inner.handle_async_request(request)
-        except httpx.TransportError as exc:
-            raise remap(exc) from exc.__cause__
-        response.stream = _RemappedStream(response.stream)
-        return response
+            data = request.content or None
+        except httpx.RequestNotRead:
+            data = request.stream
+            request.headers.pop("transfer-encoding", None)  # aiohttp frames the body itself
+        try:
+            response = await session.request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=data,
+                allow_redirects=False,
+                compress=None,
+                timeout=self._timeout(request),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ).__aenter__()
+        except _CATCH as exc:
+            raise map_exception(exc) from exc
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        length = response.content_length
+        if length is not None and length <= self._max_body and "Content-Encoding" not in response.headers:
+            # The common case: a plain body of known, acceptable size, read in one call.
+            try:
+                body = await response.read()
+            except _CATCH as exc:
+                response.release()
+                raise map_exception(exc) from exc
+            response.release()
+            return httpx.Response(
+                response.status,
+                headers=response.raw_headers,
+                content=body,
+                request=request,
+                extensions=extensions,
+            )
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_Stream(response),
+            request=request,
+            extensions=extensions,
+        )
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

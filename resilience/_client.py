@@ -705,7 +705,7 @@ class SyncAPIClient(_Core):
                 if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
                     wait = err.retry_in
                     if deadline is not None and wait is not None and self._clock() + wait <= deadline:
-                        self._sleep(max(wait, 0.001))
+                        self._sleep(max(wait, 0.05))
                         continue
                     stopped = err
                 break
@@ -799,7 +799,7 @@ class AsyncAPIClient(_Core):
         if isinstance(batch_concurrency, bool) or not isinstance(batch_concurrency, int) or batch_concurrency < 1:
             raise ConfigurationError(f"batch_concurrency must be a positive int, got {batch_concurrency!r}")
         self._batch_concurrency = batch_concurrency
-        inner = transport or default_async_transport(verify=self._verify)
+        inner = transport or default_async_transport(verify=self._verify, max_body=self._max_response_bytes)
         self._asleep = asleep
         self._transport = build_transport(
             inner,
@@ -903,6 +903,9 @@ class AsyncAPIClient(_Core):
         state: dict[str, CircuitOpenError | None] = {"stopped": None}
         sem = asyncio.Semaphore(concurrency or self._batch_concurrency)
 
+        sending = [0]  # chunks of this call on the wire now
+        finished = [asyncio.Event()]  # set (and replaced) whenever one of them comes back
+
         async def run(start: int, stop: int, key: str, maybe_stored: bool) -> None:
             async with sem:
                 deadline = None if wait_for_recovery is None else self._clock() + wait_for_recovery
@@ -912,12 +915,22 @@ class AsyncAPIClient(_Core):
                         outcome = chunk_failed(start, stop, key, stopped, maybe_stored)
                         break
                     body = self._encode(data[start:stop])
-                    outcome = await self._send_chunk(operation, base_kwargs, body, key, start, stop, batch, parse)
+                    sending[0] += 1
+                    try:
+                        outcome = await self._send_chunk(operation, base_kwargs, body, key, start, stop, batch, parse)
+                    finally:
+                        sending[0] -= 1
+                        event, finished[0] = finished[0], asyncio.Event()
+                        event.set()
                     err = outcome.error
                     if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
                         wait = err.retry_in
                         if deadline is not None and wait is not None and self._clock() + wait <= deadline:
-                            await self._asleep(max(wait, 0.001))
+                            if wait == 0.0 and sending[0]:
+                                # Half-open, and the probe is a sibling chunk: its answer decides.
+                                await finished[0].wait()
+                            else:
+                                await self._asleep(max(wait, 0.05))
                             continue
                         state["stopped"] = err
                     break

