@@ -13,6 +13,7 @@ size cap still bounds memory.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -68,7 +69,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         *,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         limits: httpx.Limits | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:

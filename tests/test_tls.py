@@ -41,7 +41,9 @@ def test_untrusted_certificate_is_refused_by_default(https_server: HTTPServer) -
 
 
 def test_trusted_ca_is_accepted(https_server: HTTPServer, ca: trustme.CA, tmp_path: object) -> None:
-    with ca.cert_pem.tempfile() as pem, FinOpsClient(https_server.url_for(""), api_key="k", verify=pem) as client:
+    with ca.cert_pem.tempfile() as pem:
+        verify = ssl.create_default_context(cafile=pem)
+    with FinOpsClient(https_server.url_for(""), api_key="k", verify=verify) as client:
         assert client.get_health().status.value == "ok"
 
 
