@@ -598,6 +598,82 @@ class _Core:
                 m.end(key, op, method, "circuit_open", None, 0.0)
             raise
 
+    # -- shared decisions of the sync and async drivers ----------------------------------------
+    @staticmethod
+    def _next_cursor(page: Any, next_attr: str, seen: set[str], operation: str) -> str | None:
+        """The cursor of the next page, ``None`` at the end; a repeated cursor is a server bug
+        that would loop forever."""
+        cursor = getattr(page, next_attr, None)
+        if not isinstance(cursor, str) or not cursor:
+            return None
+        if cursor in seen:
+            raise APIResponseValidationError(
+                f"pagination cursor repeated ({operation})", status_code=200, operation=operation
+            )
+        seen.add(cursor)
+        return cursor
+
+    def _chunk_request(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        base_kwargs: Mapping[str, Any],
+        body: bytes,
+        span: tuple[int, int, str],
+    ) -> httpx.Request | _ChunkOutcome:
+        """The request for one chunk, or the chunk's outcome when an open circuit refuses it."""
+        start, stop, key = span
+        kw = self._with_body(dict(base_kwargs), body, key)
+        try:
+            self._refuse_early(kw)
+        except CircuitOpenError as err:
+            return chunk_failed(start, stop, key, err, False)
+        return self._build_request(client, kw)
+
+    def _chunk_outcome(
+        self,
+        operation: str,
+        request: httpx.Request,
+        answer: httpx.Response | APIError,
+        span: tuple[int, int, str],
+        parse: Callable[[Any], Any],
+    ) -> _ChunkOutcome:
+        """Where a sent chunk's items ended up, from the response or the error it got."""
+        start, stop, key = span
+        if isinstance(answer, httpx.Response):
+            try:
+                if not 200 <= answer.status_code < 300:
+                    raise self._status_error(answer, operation)
+                raw = self._decode(answer, operation)
+                parsed = self._build(raw, parse, answer, operation)
+            except APIError as err:
+                answer = err
+            else:
+                batch = self._op(operation)["batch"]
+                return chunk_accepted(
+                    start,
+                    stop,
+                    key,
+                    raw,
+                    parsed,
+                    rejected_field=batch["rejected_field"],
+                    index_field=batch["index_field"],
+                    reason_field=batch["reason_field"],
+                    id_field=batch["id_field"],
+                )
+        return chunk_failed(start, stop, key, answer, bool(request.extensions.get(NOTE_MAYBE_DELIVERED)))
+
+    def _health_fallback(self, exc: APIStatusError) -> tuple[str, Mapping[str, Any]]:
+        """The fallback to try after the health operation failed with ``exc``; re-raises it
+        when none applies (only a 404 means "this backend has no health endpoint")."""
+        if exc.status_code != 404 or self._HEALTH_FALLBACK is None:
+            raise exc
+        return self._HEALTH_FALLBACK
+
+    def _health_primary(self) -> str:
+        if self._HEALTH_OPERATION is None:
+            raise ConfigurationError("this API has no health operation")
+        return self._HEALTH_OPERATION
+
 
 class SyncAPIClient(_Core):
     """The sync driver. Thread-safe: share one instance between threads."""
@@ -675,19 +751,14 @@ class SyncAPIClient(_Core):
         return self._call(kw, parse)
 
     def _iterate(self, fetch: Callable[[Any], Any], operation: str, items_attr: str, next_attr: str) -> Iterator[Any]:
-        cursor: Any = None
+        cursor: str | None = None
         seen: set[str] = set()
         while True:
             page = fetch(cursor)
             yield from getattr(page, items_attr)
-            cursor = getattr(page, next_attr, None)
-            if not isinstance(cursor, str) or not cursor:
+            cursor = self._next_cursor(page, next_attr, seen, operation)
+            if cursor is None:
                 return
-            if cursor in seen:
-                raise APIResponseValidationError(
-                    f"pagination cursor repeated ({operation})", status_code=200, operation=operation
-                )
-            seen.add(cursor)
 
     def _ingest(
         self,
@@ -701,7 +772,6 @@ class SyncAPIClient(_Core):
         wait_for_recovery: float | None = None,
         resume: BatchResult | None = None,
     ) -> BatchResult:
-        batch = self._op(operation)["batch"]
         data, plan, outcomes = self._plan(operation, items, chunk_size, resume)
         if self._dry_run:
             report = self._dry_run_report(operation, len(data), [(a, b) for a, b, _, _ in plan], data[:3])
@@ -717,7 +787,7 @@ class SyncAPIClient(_Core):
             deadline = None if wait_for_recovery is None else self._clock() + wait_for_recovery
             body = self._encode(data[start:stop])
             while True:
-                outcome = self._send_chunk(operation, base_kwargs, body, key, start, stop, batch, parse)
+                outcome = self._send_chunk(operation, base_kwargs, body, (start, stop, key), parse)
                 err = outcome.error
                 if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
                     wait = err.retry_in
@@ -733,61 +803,31 @@ class SyncAPIClient(_Core):
         return assemble(operation, len(data), outcomes)
 
     def _send_chunk(
-        self,
-        operation: str,
-        base_kwargs: Mapping[str, Any],
-        body: bytes,
-        key: str,
-        start: int,
-        stop: int,
-        batch: Mapping[str, Any],
-        parse: Callable[[Any], Any],
+        self, operation: str, base_kwargs: Mapping[str, Any], body: bytes, span: tuple[int, int, str], parse: Any
     ) -> _ChunkOutcome:
-        kw = self._with_body(dict(base_kwargs), body, key)
+        request = self._chunk_request(self._http, base_kwargs, body, span)
+        if not isinstance(request, httpx.Request):
+            return request
+        answer: httpx.Response | APIError
         try:
-            self._refuse_early(kw)
-        except CircuitOpenError as err:
-            return chunk_failed(start, stop, key, err, False)
-        request = self._build_request(self._http, kw)
-        try:
-            try:
-                response = self._http.send(request)
-            except httpx.HTTPError as exc:
-                raise self._transport_error(exc, request) from exc
-            if not 200 <= response.status_code < 300:
-                raise self._status_error(response, operation)
-            raw = self._decode(response, operation)
-            parsed = self._build(raw, parse, response, operation)
-        except APIError as err:
-            return chunk_failed(start, stop, key, err, bool(request.extensions.get(NOTE_MAYBE_DELIVERED)))
-        return chunk_accepted(
-            start,
-            stop,
-            key,
-            raw,
-            parsed,
-            rejected_field=batch["rejected_field"],
-            index_field=batch["index_field"],
-            reason_field=batch["reason_field"],
-            id_field=batch["id_field"],
-        )
+            answer = self._http.send(request)
+        except httpx.HTTPError as exc:
+            answer = self._transport_error(exc, request)
+        except APIError as err:  # refused by a layer: circuit open, body too large, insecure
+            answer = err
+        return self._chunk_outcome(operation, request, answer, span, parse)
 
     def health_check(self) -> HealthReport:
         """GET the health operation (falling back to a 1-item listing on 404); never raises
         for an unreachable backend."""
         t0 = time.perf_counter()
-        primary = self._HEALTH_OPERATION
         endpoint = None
         used_fallback = False
         try:
-            if primary is None:
-                raise ConfigurationError("this API has no health operation")
             try:
-                endpoint, response = self._health_send(primary, {})
+                endpoint, response = self._health_send(self._health_primary(), {})
             except APIStatusError as exc:
-                if exc.status_code != 404 or self._HEALTH_FALLBACK is None:
-                    raise
-                fallback, params = self._HEALTH_FALLBACK
+                fallback, params = self._health_fallback(exc)
                 used_fallback = True
                 endpoint, response = self._health_send(fallback, params)
         except APIError as exc:
@@ -883,20 +923,15 @@ class AsyncAPIClient(_Core):
     async def _iterate(
         self, fetch: Callable[[Any], Awaitable[Any]], operation: str, items_attr: str, next_attr: str
     ) -> AsyncIterator[Any]:
-        cursor: Any = None
+        cursor: str | None = None
         seen: set[str] = set()
         while True:
             page = await fetch(cursor)
             for item in getattr(page, items_attr):
                 yield item
-            cursor = getattr(page, next_attr, None)
-            if not isinstance(cursor, str) or not cursor:
+            cursor = self._next_cursor(page, next_attr, seen, operation)
+            if cursor is None:
                 return
-            if cursor in seen:
-                raise APIResponseValidationError(
-                    f"pagination cursor repeated ({operation})", status_code=200, operation=operation
-                )
-            seen.add(cursor)
 
     async def _ingest(
         self,
@@ -911,7 +946,6 @@ class AsyncAPIClient(_Core):
         resume: BatchResult | None = None,
         concurrency: int | None = None,
     ) -> BatchResult:
-        batch = self._op(operation)["batch"]
         data, plan, outcomes = self._plan(operation, items, chunk_size, resume)
         if self._dry_run:
             report = self._dry_run_report(operation, len(data), [(a, b) for a, b, _, _ in plan], data[:3])
@@ -935,7 +969,7 @@ class AsyncAPIClient(_Core):
                     body = self._encode(data[start:stop])
                     sending[0] += 1
                     try:
-                        outcome = await self._send_chunk(operation, base_kwargs, body, key, start, stop, batch, parse)
+                        outcome = await self._send_chunk(operation, base_kwargs, body, (start, stop, key), parse)
                     finally:
                         sending[0] -= 1
                         event, finished[0] = finished[0], asyncio.Event()
@@ -969,59 +1003,29 @@ class AsyncAPIClient(_Core):
         return assemble(operation, len(data), outcomes)
 
     async def _send_chunk(
-        self,
-        operation: str,
-        base_kwargs: Mapping[str, Any],
-        body: bytes,
-        key: str,
-        start: int,
-        stop: int,
-        batch: Mapping[str, Any],
-        parse: Callable[[Any], Any],
+        self, operation: str, base_kwargs: Mapping[str, Any], body: bytes, span: tuple[int, int, str], parse: Any
     ) -> _ChunkOutcome:
-        kw = self._with_body(dict(base_kwargs), body, key)
+        request = self._chunk_request(self._http, base_kwargs, body, span)
+        if not isinstance(request, httpx.Request):
+            return request
+        answer: httpx.Response | APIError
         try:
-            self._refuse_early(kw)
-        except CircuitOpenError as err:
-            return chunk_failed(start, stop, key, err, False)
-        request = self._build_request(self._http, kw)
-        try:
-            try:
-                response = await self._http.send(request)
-            except httpx.HTTPError as exc:
-                raise self._transport_error(exc, request) from exc
-            if not 200 <= response.status_code < 300:
-                raise self._status_error(response, operation)
-            raw = self._decode(response, operation)
-            parsed = self._build(raw, parse, response, operation)
-        except APIError as err:
-            return chunk_failed(start, stop, key, err, bool(request.extensions.get(NOTE_MAYBE_DELIVERED)))
-        return chunk_accepted(
-            start,
-            stop,
-            key,
-            raw,
-            parsed,
-            rejected_field=batch["rejected_field"],
-            index_field=batch["index_field"],
-            reason_field=batch["reason_field"],
-            id_field=batch["id_field"],
-        )
+            answer = await self._http.send(request)
+        except httpx.HTTPError as exc:
+            answer = self._transport_error(exc, request)
+        except APIError as err:  # refused by a layer: circuit open, body too large, insecure
+            answer = err
+        return self._chunk_outcome(operation, request, answer, span, parse)
 
     async def health_check(self) -> HealthReport:
         t0 = time.perf_counter()
-        primary = self._HEALTH_OPERATION
         endpoint = None
         used_fallback = False
         try:
-            if primary is None:
-                raise ConfigurationError("this API has no health operation")
             try:
-                endpoint, response = await self._health_send(primary, {})
+                endpoint, response = await self._health_send(self._health_primary(), {})
             except APIStatusError as exc:
-                if exc.status_code != 404 or self._HEALTH_FALLBACK is None:
-                    raise
-                fallback, params = self._HEALTH_FALLBACK
+                fallback, params = self._health_fallback(exc)
                 used_fallback = True
                 endpoint, response = await self._health_send(fallback, params)
         except APIError as exc:
