@@ -53,7 +53,7 @@ from ._metrics import MetricsHook, MetricsRecorder, MetricsSnapshot
 from ._redact import redact_body
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
-from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER
+from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER, CorrelationTransport
 from ._validation import Invalid, Validator, compile_schema
 
 __all__ = ["AsyncAPIClient", "CircuitBreakerControl", "HealthReport", "SyncAPIClient"]
@@ -599,6 +599,27 @@ class _Core:
             raise
 
     # -- shared decisions of the sync and async drivers ----------------------------------------
+    def _wrap(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, **sleeps: Any) -> CorrelationTransport:
+        """The resilience stack (``resilience/_stack.py``) over the inner transport."""
+        return build_transport(
+            inner,
+            self._stack,
+            home_origin=self._home_origin,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+            max_body=self._max_response_bytes,
+            **sleeps,
+        )
+
+    def _httpx_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self._base_url,
+            "auth": self._stack.auth,
+            "timeout": self._timeout,
+            "follow_redirects": True,
+            "headers": self._headers,
+        }
+
     @staticmethod
     def _next_cursor(page: Any, next_attr: str, seen: set[str], operation: str) -> str | None:
         """The cursor of the next page, ``None`` at the end; a repeated cursor is a server bug
@@ -689,23 +710,8 @@ class SyncAPIClient(_Core):
         super().__init__(base_url, **kwargs)
         inner = transport or default_sync_transport(verify=self._verify)
         self._sleep = sleep
-        self._transport = build_transport(
-            inner,
-            self._stack,
-            home_origin=self._home_origin,
-            sleep=sleep,
-            clock=self._clock,
-            wall_clock=self._wall_clock,
-            max_body=self._max_response_bytes,
-        )
-        self._http = httpx.Client(
-            base_url=self._base_url,
-            auth=self._stack.auth,
-            timeout=self._timeout,
-            transport=self._transport,
-            follow_redirects=True,
-            headers=self._headers,
-        )
+        self._transport = self._wrap(inner, sleep=sleep)
+        self._http = httpx.Client(transport=self._transport, **self._httpx_options())
         _fast_cookies(self._http)
 
     @property
@@ -858,23 +864,8 @@ class AsyncAPIClient(_Core):
         self._batch_concurrency = batch_concurrency
         inner = transport or default_async_transport(verify=self._verify, max_body=self._max_response_bytes)
         self._asleep = asleep
-        self._transport = build_transport(
-            inner,
-            self._stack,
-            home_origin=self._home_origin,
-            asleep=asleep,
-            clock=self._clock,
-            wall_clock=self._wall_clock,
-            max_body=self._max_response_bytes,
-        )
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url,
-            auth=self._stack.auth,
-            timeout=self._timeout,
-            transport=self._transport,
-            follow_redirects=True,
-            headers=self._headers,
-        )
+        self._transport = self._wrap(inner, asleep=asleep)
+        self._http = httpx.AsyncClient(transport=self._transport, **self._httpx_options())
         _fast_cookies(self._http)
 
     @property
