@@ -106,7 +106,7 @@ def ms(seconds: float | None) -> str:
 def main() -> int:
     logging.basicConfig(level=os.environ.get("DEMO_LOG_LEVEL", "WARNING"), format="   log %(name)s: %(message)s")
     started = time.perf_counter()
-    api_key = "demo-" + secrets.token_hex(8)
+    api_key = os.environ.get("DEMO_API_KEY") or "demo-" + secrets.token_hex(8)
     with ReferenceBackend(api_key=api_key, require_auth=True) as backend:
         say(f"reference backend at {backend.url} (in memory, API key required)")
         config = CircuitBreakerConfig(failure_threshold=3, recovery_timeout=1.5, success_threshold=2)

@@ -148,6 +148,7 @@ def test_chaos_sync_nothing_lost_nothing_twice(backend: ReferenceBackend) -> Non
         assert snap.global_metrics.retries <= 0.2 * budget_total + 10 * 10 + 1, "retries beyond the budget"
         figures["retries"] = snap.global_metrics.retries
     figures["breaker_opened"] = hook.check(backend.url)
+    assert figures["breaker_opened"] >= 1, "the fault mix should have opened the breaker"
     check_end(result, backend, passes, figures)
 
 
@@ -165,6 +166,10 @@ async def test_chaos_async_nothing_lost_nothing_twice(backend: ReferenceBackend)
             passes += 1
         snap = client.get_metrics_snapshot()
         assert snap is not None
+        assert snap.global_metrics.retries <= 0.2 * snap.global_metrics.requests + 10 * 10 + 1, (
+            "retries beyond the budget"
+        )
         figures["retries"] = snap.global_metrics.retries
     figures["breaker_opened"] = hook.check(backend.url)
+    assert figures["breaker_opened"] >= 1, "the fault mix should have opened the breaker"
     check_end(result, backend, passes, figures)
