@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from resilience import (
     RequestValidationError,
     default_async_transport,
 )
+from tests.support import FakeTime
 
 API_KEY = "sk-test-batching-1c2d"
 NOW = "2025-01-15T08:00:00+00:00"
@@ -42,26 +43,6 @@ MODES = ["sync", "async"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class FakeTime:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self.on_sleep: Callable[[float], None] | None = None
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-        await asyncio.sleep(0)
 
 
 class SyncRecorder(httpx.BaseTransport):
@@ -189,17 +170,6 @@ def backend(_server: ReferenceBackend) -> ReferenceBackend:
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def ft() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_DRY_RUN"):
-        monkeypatch.delenv(name, raising=False)
 
 
 # --------------------------------------------------------------------------- chunks and keys
