@@ -63,7 +63,16 @@ from ._metrics import (
     RetryEvent,
 )
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
-from ._retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
+from ._retry import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    RetryBudget,
+    RetryPolicy,
+    as_testing,
+    is_testing,
+    parse_retry_after,
+    set_testing,
+)
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
 from ._transports import (
@@ -155,6 +164,7 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidatedRequest",
     "ValidatedResponse",
+    "as_testing",
     "auth_from_credential",
     "build_transport",
     "classify_status",
@@ -162,8 +172,10 @@ __all__ = [
     "default_async_transport",
     "default_sync_transport",
     "is_loopback_host",
+    "is_testing",
     "parse_retry_after",
     "redact_body",
     "redact_headers",
+    "set_testing",
     "status_error_for",
 ]

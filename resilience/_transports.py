@@ -28,7 +28,7 @@ from ._breaker import BreakerRegistry, CircuitBreaker, Outcome, classify_status
 from ._errors import APITimeoutError, ResponseTooLargeError
 from ._metrics import MetricsRecorder
 from ._redact import redact_body, redact_headers
-from ._retry import RetryBudget, RetryPolicy, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, attempt_cap_for_testing, is_testing, parse_retry_after
 
 __all__ = [
     "EXT_IDEMPOTENCY_HEADER",
@@ -244,6 +244,9 @@ class _RetryCall:
         layer = self.layer
         if rs.attempt_number > layer.policy.max_retries:
             return True
+        cap = attempt_cap_for_testing()
+        if cap is not None and rs.attempt_number >= cap:
+            return True
         deadline = layer.policy.deadline
         if deadline is not None and layer.clock() - self.started + rs.upcoming_sleep > deadline:
             return True
@@ -405,6 +408,15 @@ async def read_body_async(request: httpx.Request, response: httpx.Response, cap:
         raise
 
 
+def _no_sleep(_: float) -> None:
+    """The testing switch's sleep."""
+
+
+async def _no_asleep(_: float) -> None:
+    """The testing switch's sleep: yields, never waits."""
+    await asyncio.sleep(0)
+
+
 def _drain_sync(response: httpx.Response) -> None:
     try:
         response.read()
@@ -508,7 +520,8 @@ class RetryTransport(_Layer):
                 return response
             first = response
         call = _RetryCall(self, request, first, started)
-        retrying = tenacity.Retrying(sleep=self.sleep, **self._retrying_kwargs(call))
+        sleep = _no_sleep if is_testing() else self.sleep
+        retrying = tenacity.Retrying(sleep=sleep, **self._retrying_kwargs(call))
         return retrying(call.attempt_sync)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -526,7 +539,8 @@ class RetryTransport(_Layer):
                 return response
             first = response
         call = _RetryCall(self, request, first, started)
-        retrying = tenacity.AsyncRetrying(sleep=self.asleep, **self._retrying_kwargs(call))
+        asleep = _no_asleep if is_testing() else self.asleep
+        retrying = tenacity.AsyncRetrying(sleep=asleep, **self._retrying_kwargs(call))
         return await retrying(call.attempt_async)
 
 
