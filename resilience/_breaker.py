@@ -580,10 +580,16 @@ class BreakerRegistry:
         self._listeners: Final = tuple(listeners)
         self._lock: Final = threading.Lock()
         self._breakers: Final[dict[str, CircuitBreaker]] = {}
+        self._forced = False
 
     @property
     def config(self) -> CircuitBreakerConfig:
         return self._config
+
+    @property
+    def forced_open(self) -> bool:
+        """``force_open_all()`` is in effect (breakers created from now on start forced open too)."""
+        return self._forced
 
     def key_for(self, origin: str, operation: str | None) -> str:
         if self._config.scope == "origin" or operation is None:
@@ -597,6 +603,8 @@ class BreakerRegistry:
                 breaker = self._breakers.get(key)
                 if breaker is None:
                     breaker = CircuitBreaker(self._config, name=key, clock=self._clock, listeners=self._listeners)
+                    if self._forced:
+                        breaker.force_open()
                     self._breakers[key] = breaker
         return breaker
 
@@ -605,9 +613,17 @@ class BreakerRegistry:
         return MappingProxyType(self._breakers.copy())
 
     def reset_all(self) -> None:
-        for breaker in self._breakers.copy().values():
+        """Reset every breaker and end a ``force_open_all()``."""
+        with self._lock:
+            self._forced = False
+            breakers = list(self._breakers.values())
+        for breaker in breakers:
             breaker.reset()
 
     def force_open_all(self) -> None:
-        for breaker in self._breakers.copy().values():
+        """Force every breaker open, including those created later, until ``reset_all()``."""
+        with self._lock:
+            self._forced = True
+            breakers = list(self._breakers.values())
+        for breaker in breakers:
             breaker.force_open()

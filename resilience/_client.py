@@ -83,11 +83,28 @@ class HealthReport:
 
 
 class CircuitBreakerControl:
-    """The client's breakers as one handle: state, force open, reset."""
+    """The client's breakers as one handle: state, force open, reset.
+
+    Per-origin scope (the default): the breaker of the client's own origin. Per-operation
+    scope: all of them; ``state`` is the most open one and ``force_open()`` holds for
+    operations not called yet too.
+    """
+
+    _SEVERITY: ClassVar[dict[CircuitState, int]] = {
+        CircuitState.DISABLED: 0,
+        CircuitState.CLOSED: 1,
+        CircuitState.HALF_OPEN: 2,
+        CircuitState.OPEN: 3,
+        CircuitState.FORCED_OPEN: 4,
+    }
 
     def __init__(self, registry: BreakerRegistry, home_key: str) -> None:
         self._registry = registry
         self._home_key = home_key
+
+    @property
+    def _per_operation(self) -> bool:
+        return self._registry.config.scope == "operation"
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -96,19 +113,35 @@ class CircuitBreakerControl:
 
     @property
     def state(self) -> CircuitState:
-        return self.breaker.state
+        if not self._per_operation:
+            return self.breaker.state
+        if self._registry.forced_open:
+            return CircuitState.FORCED_OPEN
+        states = [b.state for b in self._registry.breakers().values()] or [CircuitState.CLOSED]
+        return max(states, key=self._SEVERITY.__getitem__)
 
     def force_open(self) -> None:
-        self.breaker.force_open()
-        if self._registry.config.scope == "operation":
+        if self._per_operation:
             self._registry.force_open_all()
+        else:
+            self.breaker.force_open()
 
     def reset(self) -> None:
-        self._registry.reset_all()
-        self.breaker.reset()
+        if self._per_operation:
+            self._registry.reset_all()
+        else:
+            self.breaker.reset()
 
     def snapshot(self) -> dict[str, object]:
-        return self.breaker.snapshot().as_dict()
+        if not self._per_operation:
+            return self.breaker.snapshot().as_dict()
+        per_op = {key: b.snapshot().as_dict() for key, b in sorted(self._registry.breakers().items())}
+        return {
+            "state": self.state.value,
+            "failure_count": sum(int(str(d["failure_count"])) for d in per_op.values()),
+            "rejected_count": sum(int(str(d["rejected_count"])) for d in per_op.values()),
+            "breakers": per_op,
+        }
 
     def __repr__(self) -> str:
         return f"CircuitBreakerControl(state={self.state.value!r})"
