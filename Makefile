@@ -32,7 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check resilience tests codegen reference_backend benchmarks demo
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend
+	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend demo benchmarks codegen
+	$(BIN)/mypy --strict --explicit-package-bases tests
 
 test: lint typecheck check-generated
 	$(BIN)/pytest

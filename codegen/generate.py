@@ -90,9 +90,8 @@ def build_contract(spec: dict[str, Any]) -> dict[str, Any]:
                     success_status = int(status)
                     success_schema = _strip_docs(resp.get("content", {}).get("application/json", {}).get("schema"))
                     break
-            is_batch = bool(body_schema and body_schema.get("type") == "array")
             batch = None
-            if is_batch:
+            if body_schema is not None and body_schema.get("type") == "array":
                 hint = op.get("x-batch", {})
                 batch = {
                     "max_items": body_schema.get("maxItems"),

@@ -150,8 +150,8 @@ def _check_resources(r: Any) -> None:
     assert isinstance(first, ResourceInventory)
     assert (first.resource_id, first.resource_type, first.region) == ("i-0abc", "compute", "eu-west-1")
     assert (first.account_id, first.current_cost, first.currency) == ("acct-42", 12.5, "EUR")
-    assert first.utilization_metrics.to_dict() == {"cpu": 0.42, "memory": 0.7}
-    assert first.tags.to_dict() == {"env": "prod", "team": "platform"}
+    assert first.utilization_metrics.to_dict() == {"cpu": 0.42, "memory": 0.7}  # type: ignore[union-attr]
+    assert first.tags.to_dict() == {"env": "prod", "team": "platform"}  # type: ignore[union-attr]
     assert first.timestamp == TS_PARSED
     assert second.resource_id == "i-0def"
     assert isinstance(second.account_id, Unset)
@@ -190,7 +190,7 @@ def _check_budgets(r: Any) -> None:
     assert (b.budget_id, b.budget_type, b.budget_amount, b.forecast_amount) == ("bud-1", "monthly", 1000, 1250.5)
     assert (b.period_start, b.period_end) == (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
     assert b.parent_budget_id == "bud-root"
-    assert b.tags.to_dict() == {"cost-center": "cc-9"}
+    assert b.tags.to_dict() == {"cost-center": "cc-9"}  # type: ignore[union-attr]
 
 
 def _check_approval(r: Any) -> None:
