@@ -19,7 +19,15 @@ def test_demo_runs_and_leaks_no_secret() -> None:
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
-    for step in ("push 10,000 resources", "dry run:", "CircuitOpenError", "breaker: open -> half_open", "(all)"):
+    steps = (
+        "push 10,000 resources",
+        "items stored twice: 0",
+        "dry run:",
+        "CircuitOpenError",
+        "breaker: open -> half_open",
+        "(all)",
+    )
+    for step in steps:
         assert step in out, f"demo output lacks {step!r}"
     assert canary not in out
     assert canary[-12:] not in out
