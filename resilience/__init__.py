@@ -62,6 +62,7 @@ from ._metrics import (
     RequestStart,
     RetryEvent,
 )
+from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._retry import (
     IDEMPOTENT_METHODS,
@@ -147,6 +148,7 @@ __all__ = [
     "PermissionDeniedError",
     "Permit",
     "ProgressCallback",
+    "PrometheusHook",
     "RateLimitError",
     "RejectedItem",
     "RequestEnd",
