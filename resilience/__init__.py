@@ -29,7 +29,7 @@ from ._breaker import (
     Permit,
     classify_status,
 )
-from ._client import AsyncAPIClient, CircuitBreakerControl, HealthReport, SyncAPIClient
+from ._client import AsyncAPIClient, CircuitBreakerControl, ClientOptions, HealthReport, SyncAPIClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -126,6 +126,7 @@ __all__ = [
     "CircuitBreakerTransport",
     "CircuitOpenError",
     "CircuitState",
+    "ClientOptions",
     "ConfigurationError",
     "ConflictError",
     "ContractOperation",

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -56,7 +56,7 @@ from ._stack import ResilienceStack, build_transport, default_async_transport, d
 from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER, CorrelationTransport
 from ._validation import Invalid, Validator, compile_schema
 
-__all__ = ["AsyncAPIClient", "CircuitBreakerControl", "HealthReport", "SyncAPIClient"]
+__all__ = ["AsyncAPIClient", "CircuitBreakerControl", "ClientOptions", "HealthReport", "SyncAPIClient"]
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
@@ -193,6 +193,33 @@ def _fast_cookies(client: httpx.Client | httpx.AsyncClient) -> None:
     # httpx's `cookies` setter copies into a plain Cookies, so the jar is swapped directly
     # (httpx is pinned below 0.29; a test checks that Set-Cookie still works).
     client._cookies = _SetCookieOnly(client.cookies)
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options every client takes (``_Core.__init__`` documents the defaults):
+    typed here once so ``FinOpsClient(..., timeout="30")`` is a type error for the caller."""
+
+    api_key: str | None
+    auth_type: str
+    auth: httpx.Auth | None
+    timeout: float | httpx.Timeout
+    max_retries: int
+    retry_policy: RetryPolicy | None
+    retry_budget: RetryBudget | bool | None
+    circuit_breaker_config: CircuitBreakerConfig | None
+    enable_circuit_breaker: bool
+    enable_performance_monitoring: bool
+    metrics_hooks: Iterable[MetricsHook]
+    log_every_requests: int | None
+    log_every_seconds: float | None
+    dry_run: bool | None
+    allow_insecure_http: bool
+    verify: bool | str | ssl.SSLContext
+    headers: Mapping[str, str] | None
+    validate_responses: bool
+    max_response_bytes: int
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
 
 
 class _Core:
@@ -738,9 +765,9 @@ class SyncAPIClient(_Core):
         *,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        **kwargs: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(base_url, **kwargs)
+        super().__init__(base_url, **options)
         inner = transport or default_sync_transport(verify=self._verify)
         self._sleep = sleep
         self._transport = self._wrap(inner, sleep=sleep)
@@ -894,9 +921,9 @@ class AsyncAPIClient(_Core):
         transport: httpx.AsyncBaseTransport | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         batch_concurrency: int = 4,
-        **kwargs: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(base_url, **kwargs)
+        super().__init__(base_url, **options)
         if isinstance(batch_concurrency, bool) or not isinstance(batch_concurrency, int) or batch_concurrency < 1:
             raise ConfigurationError(f"batch_concurrency must be a positive int, got {batch_concurrency!r}")
         self._batch_concurrency = batch_concurrency

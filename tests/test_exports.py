@@ -187,3 +187,16 @@ def test_ships_py_typed() -> None:
     marker = importlib.resources.files("resilience").joinpath("py.typed")
     assert marker.is_file()
     assert (PACKAGE_DIR / "py.typed").is_file()
+
+
+def test_client_options_mirror_the_constructor() -> None:
+    """``ClientOptions`` (what FinOpsClient's **options are typed as) lists exactly the keyword
+    options of the base constructor, so no option is untyped or unreachable."""
+    import inspect
+
+    from resilience import ClientOptions
+    from resilience._client import _Core
+
+    params = inspect.signature(_Core.__init__).parameters
+    keyword_only = {name for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ClientOptions.__annotations__) == keyword_only
