@@ -98,7 +98,7 @@ def sdk_accepts(schema: dict[str, Any], item: Any) -> bool:
 
 
 def reference_accepts(schema: dict[str, Any], item: Any) -> bool:
-    return jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER).is_valid(item)
+    return bool(jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER).is_valid(item))
 
 
 def test_sdk_validator_agrees_with_jsonschema() -> None:
