@@ -251,7 +251,7 @@ class FinOpsClient(SyncAPIClient):
         self,
         optimization_id: str,
         approved: bool = True,
-        comment: str | Unset = UNSET,
+        comment: str | Unset | None = UNSET,
     ) -> Approval | DryRun:
         """Approve or reject a cost optimization
 
@@ -266,7 +266,7 @@ class FinOpsClient(SyncAPIClient):
 
         body = ApprovalRequest(
             approved=approved,
-            comment=comment,
+            comment=UNSET if comment is None else comment,
         )
         return self._call_with_body(
             _approve_optimization._get_kwargs(
@@ -626,7 +626,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         self,
         optimization_id: str,
         approved: bool = True,
-        comment: str | Unset = UNSET,
+        comment: str | Unset | None = UNSET,
     ) -> Approval | DryRun:
         """Approve or reject a cost optimization
 
@@ -641,7 +641,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
 
         body = ApprovalRequest(
             approved=approved,
-            comment=comment,
+            comment=UNSET if comment is None else comment,
         )
         return await self._call_with_body(
             _approve_optimization._get_kwargs(
