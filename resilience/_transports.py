@@ -349,9 +349,11 @@ def _too_large(request: httpx.Request, response: httpx.Response, cap: int) -> Re
 def _declared_ok(request: httpx.Request, response: httpx.Response, cap: int) -> bool:
     """Check Content-Length against the cap; ``True`` when a plain ``read()`` is safe."""
     length = response.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > cap:
+    if length is None or not length.isascii() or not length.isdigit():
+        return False  # unknown or malformed ("10, 10"): read in capped steps
+    if int(length) > cap:
         raise _too_large(request, response, cap)
-    return length is not None and "content-encoding" not in response.headers
+    return "content-encoding" not in response.headers
 
 
 def _check_read(request: httpx.Request, response: httpx.Response, cap: int) -> None:

@@ -661,3 +661,14 @@ async def test_custom_wait_through_the_transport(mode: str, fake: FakeTime) -> N
     script = Script(503)
     await send(mode, retry_layer(script, fake, wait=tenacity.wait_fixed(1.5)), request())
     assert fake.sleeps == [1.5, 1.5, 1.5]
+
+
+async def test_malformed_content_length_still_capped(mode: str, fake: FakeTime) -> None:
+    """A Content-Length that is not a plain number must not open the uncapped read path."""
+    chunks = [b"q" * 10] * 10  # 100 bytes against a cap of 25
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": "10, 10"}, stream=ChunkStream(chunks))
+
+    with pytest.raises(ResponseTooLargeError):
+        await send(mode, retry_layer(Script(handler), fake, max_body=25), request())
