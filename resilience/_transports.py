@@ -193,6 +193,15 @@ def _maybe_delivered(exc: BaseException) -> bool:
     return not isinstance(exc, CircuitOpenError | InsecureTransportError)
 
 
+def cap_timeouts(request: httpx.Request, seconds: float) -> None:
+    """No phase of this attempt may outlast the overall deadline."""
+    timeout = dict(request.extensions.get("timeout") or {})
+    for k in ("connect", "read", "write", "pool"):
+        v = timeout.get(k)
+        timeout[k] = seconds if v is None else min(v, seconds)
+    request.extensions["timeout"] = timeout
+
+
 class _RetryCall:
     """The decisions for one logical call's retries; tenacity asks, this answers.
 
@@ -306,11 +315,7 @@ class _RetryCall:
                     operation=self.request.extensions.get(EXT_OPERATION),
                     request_id=self.request.headers.get("x-request-id"),
                 )
-            timeout = dict(self.request.extensions.get("timeout") or {})
-            for k in ("connect", "read", "write", "pool"):
-                v = timeout.get(k)
-                timeout[k] = left if v is None else min(v, left)
-            self.request.extensions["timeout"] = timeout
+            cap_timeouts(self.request, left)
 
     # -- the two drivers' attempt functions ------------------------------------------------
     def attempt_sync(self) -> httpx.Response:
@@ -510,7 +515,10 @@ class RetryTransport(_Layer):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.budget is not None:
             self.budget.deposit()
-        started = self.clock() if self.policy.deadline is not None else 0.0
+        started = 0.0
+        if self.policy.deadline is not None:
+            started = self.clock()
+            cap_timeouts(request, self.policy.deadline)
         try:
             response = self.inner_sync(request)
         except Exception as exc:
@@ -529,7 +537,10 @@ class RetryTransport(_Layer):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.budget is not None:
             self.budget.deposit()
-        started = self.clock() if self.policy.deadline is not None else 0.0
+        started = 0.0
+        if self.policy.deadline is not None:
+            started = self.clock()
+            cap_timeouts(request, self.policy.deadline)
         try:
             response = await self.inner_async(request)
         except Exception as exc:

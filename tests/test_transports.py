@@ -672,3 +672,16 @@ async def test_malformed_content_length_still_capped(mode: str, fake: FakeTime) 
 
     with pytest.raises(ResponseTooLargeError):
         await send(mode, retry_layer(Script(handler), fake, max_body=25), request())
+
+
+async def test_deadline_caps_the_first_attempts_timeouts(mode: str, fake: FakeTime) -> None:
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return httpx.Response(200)
+
+    req = request()
+    req.extensions["timeout"] = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 0.5}
+    await send(mode, retry_layer(Script(handler), fake, deadline=2.0), req)
+    assert seen == [{"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 0.5}]
