@@ -332,16 +332,26 @@ class MetricsRecorder:
                     s.min = duration
                 if duration > s.max:
                     s.max = duration
-            done = self._global.requests - self._global.in_flight  # == completed, kept exact by reset()
+            due = self._log_due()
         if self._hooks:
             self._emit("on_request_end", RequestEnd(key, operation, method, outcome, status_code, duration, retries))
-        if self._every_n is not None and done % self._every_n == 0:
+        if due:
             self.log_summary()
-        elif self._every_s is not None:
-            now = self._clock()
-            if now - self._last_log >= self._every_s:
-                self._last_log = now
-                self.log_summary()
+
+    def _log_due(self) -> bool:
+        """Whether this completion triggers the periodic log line; lock held, so exactly one
+        thread logs each period. A line for N requests restarts the T-seconds period too."""
+        if self._every_n is None and self._every_s is None:
+            return False
+        g = self._global
+        done = g.requests - g.in_flight  # == completed, kept exact by reset()
+        now = self._clock() if self._every_s is not None else 0.0
+        if (self._every_n is not None and done % self._every_n == 0) or (
+            self._every_s is not None and now - self._last_log >= self._every_s
+        ):
+            self._last_log = now if self._every_s is not None else self._last_log
+            return True
+        return False
 
     def retry(self, key: str, operation: str | None, attempt: int, reason: str, delay: float) -> None:
         with self._lock:

@@ -642,3 +642,30 @@ def test_snapshot_is_a_frozen_copy() -> None:
     assert recorder.snapshot().global_metrics.requests == 2
     with pytest.raises(AttributeError):
         before.global_metrics.requests = 5  # type: ignore[misc]
+
+
+def test_periodic_line_logged_once_per_period_under_threads(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    now = [100.0]
+    recorder = MetricsRecorder(log_every_seconds=1.0, clock=lambda: now[0])
+    for _ in range(10):
+        recorder.start("GET /x", "op", "GET")
+        recorder.end("GET /x", "op", "GET", "success", 200, 0.001)
+    now[0] += 1.0  # one period has passed: the next completions may log, once
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(50):
+            recorder.start("GET /x", "op", "GET")
+            recorder.end("GET /x", "op", "GET", "success", 200, 0.001)
+
+    with caplog.at_level(logging.INFO, logger="resilience.metrics"):
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = [r for r in caplog.records if r.name == "resilience.metrics" and "performance" in r.getMessage()]
+    assert len(lines) == 1
