@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import ipaddress
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Literal
 
 import httpx
@@ -133,41 +134,70 @@ class BasicAuth(AuthScheme):
 class TokenProviderAuth(AuthScheme):
     """A bearer token from a callable; on a 401 the token is refreshed and the request replayed once.
 
-    The provider is called once at first use and again after a 401 (never under a lock, so a
-    slow provider blocks no other request; two concurrent refreshes may both call it).
+    The provider is a plain callable, or a coroutine function for async clients (a sync client
+    refuses one with a clear error). It is called once at first use and again after a 401,
+    never under a lock, so a slow provider blocks no other request; two concurrent refreshes
+    may both call it.
     """
 
-    def __init__(self, provider: Callable[[], str], *, allow_insecure_http: bool = False) -> None:
+    def __init__(
+        self, provider: Callable[[], str] | Callable[[], Awaitable[str]], *, allow_insecure_http: bool = False
+    ) -> None:
         super().__init__(allow_insecure_http=allow_insecure_http)
         if not callable(provider):
             raise ConfigurationError("provider must be a callable returning the current token")
         self._provider = provider
+        self._is_async = inspect.iscoroutinefunction(provider)
         self._token: str | None = None
         self._lock = threading.Lock()
 
-    def _current(self) -> str:
-        token = self._token
-        if token is None:
-            token = self._refresh(None)
-        return token
-
-    def _refresh(self, stale: str | None) -> str:
+    def _cached(self, stale: str | None) -> str | None:
+        """The cached token if it is usable (set, and not the one that just got a 401)."""
         with self._lock:
-            if self._token is not None and self._token != stale:
-                return self._token  # someone else refreshed already
-        fresh = self._provider()  # outside the lock: may do I/O
+            token = self._token
+        return token if token is not None and token != stale else None
+
+    def _store(self, fresh: object) -> str:
         _check_secret("token", fresh)
+        assert isinstance(fresh, str)
         with self._lock:
             self._token = fresh
         return fresh
 
+    def _refresh(self, stale: str | None) -> str:
+        if self._is_async:
+            raise ConfigurationError("an async token provider needs the async client")
+        cached = self._cached(stale)
+        if cached is not None:
+            return cached  # someone else refreshed already
+        return self._store(self._provider())  # outside the lock: may do I/O
+
+    async def _refresh_async(self, stale: str | None) -> str:
+        cached = self._cached(stale)
+        if cached is not None:
+            return cached
+        fresh = self._provider()
+        if inspect.isawaitable(fresh):
+            fresh = await fresh
+        return self._store(fresh)
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._check_transport(request)
-        token = self._current()
+        token = self._refresh(None)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             fresh = self._refresh(token)
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self._check_transport(request)
+        token = await self._refresh_async(None)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            fresh = await self._refresh_async(token)
             request.headers["Authorization"] = f"Bearer {fresh}"
             yield request
 
@@ -214,6 +244,25 @@ class SwitchableAuth(httpx.Auth):
             yield request
             return
         yield from auth.auth_flow(request)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        auth = self._current
+        if auth is None:
+            yield request
+            return
+        if isinstance(auth, AuthScheme) and type(auth).auth_flow is AuthScheme.auth_flow:
+            auth._check_transport(request)
+            auth._apply(request)
+            yield request
+            return
+        flow = auth.async_auth_flow(request)  # the auth's own async flow (an async token provider)
+        request_out = await flow.__anext__()
+        while True:
+            response = yield request_out
+            try:
+                request_out = await flow.asend(response)
+            except StopAsyncIteration:
+                return
 
     def __repr__(self) -> str:
         return f"SwitchableAuth({self._current!r})"

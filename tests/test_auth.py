@@ -7,6 +7,7 @@ the rest use ``httpx.MockTransport`` handlers. Nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from collections.abc import Callable, Iterator
@@ -921,3 +922,63 @@ def test_redirect_chain_back_home_withholds_only_on_the_foreign_hop(
     assert len(b.log) == 1
     assert_withheld(b.log[0][0])
     assert a.log[0][0].headers.get("X-Custom-Key") == REDIRECT_SECRET
+
+
+async def test_async_token_provider_is_awaited_and_refreshed_on_401() -> None:
+    tokens = iter(["token-A", "token-B"])
+    calls: list[str] = []
+
+    async def provider() -> str:
+        await asyncio.sleep(0)  # e.g. a call to an identity provider
+        token = next(tokens)
+        calls.append(token)
+        return token
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        if request.headers["Authorization"] == "Bearer token-B":
+            return httpx.Response(200, json=OK_PAGE)
+        return httpx.Response(401)
+
+    async with AsyncFinOpsClient(
+        SECURE_URL, auth=TokenProviderAuth(provider), transport=httpx.MockTransport(handler), asleep=no_asleep
+    ) as client:
+        await client.get_resources()
+        await client.get_resources()
+    assert seen == ["Bearer token-A", "Bearer token-B", "Bearer token-B"]
+    assert calls == ["token-A", "token-B"]
+
+
+def test_async_token_provider_refused_by_the_sync_client() -> None:
+    async def provider() -> str:
+        return "never"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing may be sent")
+
+    client = FinOpsClient(SECURE_URL, auth=TokenProviderAuth(provider), transport=httpx.MockTransport(handler))
+    with client, pytest.raises(ConfigurationError, match="async token provider needs the async client"):
+        client.get_resources()
+
+
+async def test_async_token_provider_through_a_switch() -> None:
+    """set_authentication() to an async provider on a running async client."""
+
+    async def provider() -> str:
+        return "token-Z"
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return httpx.Response(200, json=OK_PAGE)
+
+    async with AsyncFinOpsClient(
+        SECURE_URL, api_key="k-1", transport=httpx.MockTransport(handler), asleep=no_asleep
+    ) as client:
+        await client.get_resources()
+        client.set_authentication(TokenProviderAuth(provider))
+        await client.get_resources()
+    assert seen == ["", "Bearer token-Z"]
