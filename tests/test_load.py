@@ -58,10 +58,24 @@ class Recorder:
 
 @pytest.fixture
 def backend() -> Iterator[ReferenceBackend]:
-    plan = FaultPlan(seed=5, rate=0.15, kinds=["503_burst"], burst_length=1)
+    plan = FaultPlan(seed=5, rate=0.06, kinds=["503_burst"], burst_length=3)  # ~15% of answers, in runs of 3
     with ReferenceBackend(api_key=API_KEY, require_auth=True, fault_plan=plan) as b:
         b.add_items("resources", [{"resourceId": f"r-{i}", "resourceType": "ec2", "region": "eu"} for i in range(5)])
         yield b
+
+
+class TickClock:
+    """A monotonic clock that moves 1 ms each time anyone reads it: the breaker's recovery
+    timeout elapses after enough activity, without the test waiting on real time."""
+
+    def __init__(self) -> None:
+        self._t = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self._t += 0.001
+            return self._t
 
 
 def options(recorder: Recorder) -> dict[str, object]:
@@ -69,8 +83,9 @@ def options(recorder: Recorder) -> dict[str, object]:
         "api_key": API_KEY,
         "timeout": 10.0,
         "retry_policy": RetryPolicy(max_retries=1, backoff_base=0.001, backoff_max=0.002),
-        "circuit_breaker_config": CircuitBreakerConfig(failure_threshold=3, recovery_timeout=0.02, success_threshold=1),
+        "circuit_breaker_config": CircuitBreakerConfig(failure_threshold=3, recovery_timeout=0.05, success_threshold=1),
         "metrics_hooks": [recorder],
+        "clock": TickClock(),
     }
 
 
