@@ -50,7 +50,7 @@ from ._errors import (
     status_error_for,
 )
 from ._metrics import MetricsHook, MetricsRecorder, MetricsSnapshot
-from ._redact import redact_body
+from ._redact import SECRET_KEY_PATTERN, redact_body
 from ._retry import RetryBudget, RetryPolicy, is_testing, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER, CorrelationTransport
@@ -145,6 +145,13 @@ class CircuitBreakerControl:
 
     def __repr__(self) -> str:
         return f"CircuitBreakerControl(state={self.state.value!r})"
+
+
+def _safe_message(exc: Invalid) -> str:
+    """The validator quotes a bad value; not when the field's name says it may be a secret."""
+    if exc.path and SECRET_KEY_PATTERN.search(exc.path):
+        return "has an invalid value (not shown: the field name marks it as secret)"
+    return exc.message
 
 
 def _env_flag(name: str, raw: str) -> bool:
@@ -426,7 +433,7 @@ class _Core:
         try:
             self._validator(self._request_validators, operation, schema, strict=True)(body, "")
         except Invalid as exc:
-            raise RequestValidationError(exc.message, field=exc.path or None) from None
+            raise RequestValidationError(_safe_message(exc), field=exc.path or None) from None
 
     def _check_params(self, operation: str, params: Mapping[str, Any]) -> None:
         op = self._op(operation)
@@ -438,7 +445,7 @@ class _Core:
             try:
                 self._validator(self._request_validators, f"{operation}:{name}", schema, strict=True)(value, name)
             except Invalid as exc:
-                raise RequestValidationError(exc.message, field=exc.path) from None
+                raise RequestValidationError(_safe_message(exc), field=exc.path) from None
 
     def _prepare_items(self, operation: str, items: Sequence[Any]) -> list[dict[str, Any]]:
         """Models or mappings to validated dicts; the first bad item raises, naming its index."""
@@ -463,7 +470,7 @@ class _Core:
             try:
                 check(data, "")
             except Invalid as exc:
-                raise RequestValidationError(exc.message, index=i, field=exc.path or None) from None
+                raise RequestValidationError(_safe_message(exc), index=i, field=exc.path or None) from None
             out.append(data)
         return out
 

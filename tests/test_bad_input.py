@@ -251,3 +251,14 @@ def test_malformed_retry_after_falls_back_to_backoff(httpserver: HTTPServer, val
         assert client.get_health().status.value == "ok"
     assert len(sleeps) == 1
     assert 0.0 <= sleeps[0] <= 0.5, "malformed Retry-After must fall back to jittered backoff"
+
+
+def test_a_secret_looking_field_is_not_quoted_in_the_error(httpserver: HTTPServer) -> None:
+    """tags are free-form: a tag named like a secret with a bad value must not be echoed."""
+    secret = "sk-live-" + "9" * 300  # too long for a tag value: invalid, and must not be quoted
+    with client_for(httpserver) as client, pytest.raises(RequestValidationError) as info:
+        client.post_resources([item(tags={"apiKey": secret})])
+    assert info.value.field == "tags.apiKey"
+    assert "sk-live" not in str(info.value)
+    assert "not shown" in str(info.value)
+    assert httpserver.log == []
