@@ -14,8 +14,6 @@ import inspect
 import ipaddress
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from typing import Literal
-
 import httpx
 
 from ._errors import ConfigurationError, InsecureTransportError
@@ -25,13 +23,12 @@ __all__ = [
     "AuthScheme",
     "BasicAuth",
     "BearerAuth",
+    "PinnedAuth",
     "SwitchableAuth",
     "TokenProviderAuth",
     "auth_from_credential",
     "is_loopback_host",
 ]
-
-AuthType = Literal["bearer", "api_key", "basic"]
 
 #: Headers that carry credentials in any scheme; withheld on every cross-origin redirect.
 DEFAULT_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
@@ -232,30 +229,57 @@ class SwitchableAuth(httpx.Auth):
         the header of an auth switched away from)."""
         return self._sensitive
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        auth = self._current
-        if auth is None:
+    def pinned(self) -> PinnedAuth:
+        """The auth in force now, for one logical call: its retries keep it."""
+        return PinnedAuth(self._current)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        return PinnedAuth(self._current).sync_auth_flow(request)
+
+    def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        return PinnedAuth(self._current).async_auth_flow(request)
+
+    def __repr__(self) -> str:
+        return f"SwitchableAuth({self._current!r})"
+
+
+def _applied_inline(auth: httpx.Auth | None, request: httpx.Request) -> bool:
+    """No auth, or one of our one-header schemes (applied here, without a second generator);
+    ``False`` for any other auth, whose own flow must run."""
+    if auth is None:
+        return True
+    if isinstance(auth, AuthScheme) and type(auth).auth_flow is AuthScheme.auth_flow:
+        auth._check_transport(request)
+        auth._apply(request)
+        return True
+    return False
+
+
+class PinnedAuth(httpx.Auth):
+    """One auth, held for one logical call. It delegates to the auth's ``sync_auth_flow`` /
+    ``async_auth_flow``, so an auth that overrides those (httpx's way for auths doing I/O)
+    works as it would on a plain httpx client."""
+
+    __slots__ = ("_auth",)
+
+    def __init__(self, auth: httpx.Auth | None) -> None:
+        self._auth = auth
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        auth = self._auth
+        if _applied_inline(auth, request):
             yield request
             return
-        if isinstance(auth, AuthScheme) and type(auth).auth_flow is AuthScheme.auth_flow:
-            # Our one-header schemes, inlined: one generator per request instead of two.
-            auth._check_transport(request)
-            auth._apply(request)
-            yield request
-            return
-        yield from auth.auth_flow(request)
+        assert auth is not None
+        yield from auth.sync_auth_flow(request)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        auth = self._current
-        if auth is None:
+        auth = self._auth
+        if _applied_inline(auth, request):
             yield request
             return
-        if isinstance(auth, AuthScheme) and type(auth).auth_flow is AuthScheme.auth_flow:
-            auth._check_transport(request)
-            auth._apply(request)
-            yield request
-            return
-        flow = auth.async_auth_flow(request)  # the auth's own async flow (an async token provider)
+        assert auth is not None
+        flow = auth.async_auth_flow(request)
         request_out = await flow.__anext__()
         while True:
             response = yield request_out
@@ -265,7 +289,7 @@ class SwitchableAuth(httpx.Auth):
                 return
 
     def __repr__(self) -> str:
-        return f"SwitchableAuth({self._current!r})"
+        return f"PinnedAuth({self._auth!r})"
 
 
 def auth_from_credential(

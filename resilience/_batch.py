@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -106,10 +106,6 @@ class BatchResult:
     def ok(self) -> bool:
         """Everything was accepted (a dry run is never ok: nothing was stored)."""
         return self.dry_run is None and len(self.accepted) == self.total
-
-    @property
-    def success(self) -> bool:
-        return self.ok
 
     def not_delivered_indexes(self) -> list[int]:
         return [i for f in self.not_delivered for i in f.indexes]
@@ -222,8 +218,3 @@ def assemble(operation: str, total: int, outcomes: list[_ChunkOutcome]) -> Batch
         chunks=len(real),
         responses=tuple(responses),
     )
-
-
-def iter_ranges(outcomes: list[_ChunkOutcome]) -> Iterator[tuple[int, int]]:
-    for o in outcomes:
-        yield o.start, o.stop

@@ -78,7 +78,8 @@ class RetryPolicy:
     A server's Retry-After (seconds or HTTP-date) replaces the computed wait; one longer than
     ``max_retry_after`` is not waited for: the call fails at once and the error carries it.
     ``deadline`` (seconds) bounds the whole logical call: no retry starts whose wait would end
-    after it. POST and PATCH are retried only when they carry ``idempotency_header``.
+    after it. POST and PATCH are retried only when they carry the idempotency key their
+    operation accepts (the operation's own header, from the contract: no second setting here).
     """
 
     max_retries: int = attrs.field(default=3, validator=_max_retries)
@@ -89,7 +90,6 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = attrs.field(
         default=RETRYABLE_STATUSES, converter=_to_statuses, validator=_statuses
     )
-    idempotency_header: str = "Idempotency-Key"
     wait: wait_base | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -101,10 +101,6 @@ class RetryPolicy:
         if self.wait is not None:
             return self.wait
         return tenacity.wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max)
-
-    def may_retry_request(self, request: httpx.Request) -> bool:
-        """Whether this request may be sent twice: idempotent method, or an idempotency key."""
-        return request.method in IDEMPOTENT_METHODS or self.idempotency_header in request.headers
 
     def is_retryable_status(self, status: int) -> bool:
         return status in self.retry_statuses

@@ -1,0 +1,158 @@
+"""The async driver: performs the steps of the shared procedures in the event loop, a
+batch's chunks several at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from ._base import _Core, fast_cookies
+from ._batch import BatchResult, DryRun, ProgressCallback
+from ._batch_run import BatchRun, plan_for, prepare_items
+from ._body import read_body_async
+from ._config import ClientConfig
+from ._health import HealthReport
+from ._operation import Operation
+from ._pages import page_items, page_walk
+from ._stack import default_async_transport
+from ._steps import Flow, drive_async
+
+__all__ = ["AsyncAPIClient"]
+
+T = TypeVar("T")
+
+
+class AsyncAPIClient(_Core):
+    """The async client. Task-safe: share one instance between tasks of one event loop.
+
+    ``transport`` replaces the network transport (tests, proxies); ``asleep`` is what waits
+    (seconds), injectable so tests never wait.
+    """
+
+    _http: httpx.AsyncClient
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(config)
+        inner = transport or default_async_transport(verify=config.verify, max_body=config.max_response_bytes)
+        self._asleep = asleep
+        self._http = httpx.AsyncClient(transport=self._wrap(inner), **self._httpx_options())
+        fast_cookies(self._http)
+
+    @property
+    def httpx_client(self) -> httpx.AsyncClient:
+        """The underlying httpx client (its requests skip the per-call procedure)."""
+        return self._http
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, flow: Flow[T], wait_sibling: Callable[[], Awaitable[None]] | None = None) -> T:
+        """Drive one procedure; every logical call in it keeps the credential it starts with."""
+        auth = self._stack.auth.pinned()
+        cap = self._config.max_response_bytes
+
+        async def send(request: httpx.Request) -> httpx.Response:
+            response = await self._http.send(request, auth=auth, stream=True)
+            await read_body_async(request, response, cap)
+            return response
+
+        return await drive_async(flow, send, self._asleep, wait_sibling)
+
+    async def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T] | None) -> T | None:
+        return await self._run(self._call_flow(op, kwargs, parse))
+
+    async def _call_with_body(
+        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T] | None
+    ) -> T | DryRun | None:
+        return await self._run(self._body_flow(op, kwargs, body, parse))
+
+    async def _iterate(self, op: Operation, fetch: Callable[[str | None], Awaitable[Any]]) -> AsyncIterator[Any]:
+        walk = page_walk(op)
+        cursor = next(walk)
+        while True:
+            page = await fetch(cursor)
+            for item in page_items(op, page):
+                yield item
+            try:
+                cursor = walk.send(page)
+            except StopIteration:
+                return
+
+    async def _ingest(
+        self,
+        op: Operation,
+        items: Sequence[Any],
+        make_kwargs: Callable[[], dict[str, Any]],
+        parse: Callable[[Any], Any],
+        *,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        wait_for_recovery: float | None = None,
+        resume: BatchResult | None = None,
+        concurrency: int | None = None,
+    ) -> BatchResult:
+        data = prepare_items(self, op, items)
+        plan = plan_for(op, len(data), chunk_size, resume)
+        if self.dry_run:
+            report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
+            return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
+        run = BatchRun(
+            self,
+            op,
+            data,
+            plan,
+            resume,
+            make_kwargs=make_kwargs,
+            parse=parse,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
+        sem = asyncio.Semaphore(concurrency or self._config.batch_concurrency)
+        returned = [asyncio.Event()]  # set (and replaced) whenever a chunk of this call comes back
+
+        def on_return() -> None:
+            event, returned[0] = returned[0], asyncio.Event()
+            event.set()
+
+        async def wait_sibling() -> None:
+            await returned[0].wait()
+
+        run.returned = on_return
+
+        async def one(chunk: Any) -> None:
+            async with sem:
+                await self._run(run.chunk_flow(chunk), wait_sibling)
+
+        tasks = [asyncio.ensure_future(one(chunk)) for chunk in plan]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Nothing more goes out once the call has failed (or was cancelled).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return run.result()
+
+    async def health_check(self) -> HealthReport:
+        """GET the health operation (falling back to a 1-item listing on 404); never raises
+        for an unreachable backend."""
+        return await self._run(self._health_flow())

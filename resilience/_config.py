@@ -1,0 +1,201 @@
+"""Client configuration as one frozen, validated value, and where the environment fills it.
+
+:class:`ClientConfig` is the single list of client options: codegen writes the generated
+clients' constructors from its fields (so ``help(FinOpsClient)`` shows every option with its
+default and there is no second list to keep in sync). ``from_env`` fills the options the
+caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY`` and ``<PREFIX>_DRY_RUN``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+import httpx
+
+from ._breaker import CircuitBreakerConfig
+from ._errors import ConfigurationError
+from ._metrics import MetricsHook
+from ._retry import RetryBudget, RetryPolicy
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientConfig"]
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+def check_base_url(url: str) -> httpx.URL:
+    """An absolute http(s) URL with a host, no credentials, query or fragment."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"invalid base URL {url!r}: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(f"base URL must be an absolute http(s) URL with a host, got {url!r}")
+    if parsed.userinfo:
+        raise ConfigurationError("put credentials in api_key/auth, not in the base URL")
+    if parsed.query or parsed.fragment:
+        raise ConfigurationError(f"base URL must not carry a query or fragment, got {url!r}")
+    return parsed
+
+
+def to_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    """Seconds (or an ``httpx.Timeout``) as an ``httpx.Timeout``; refuses what is not positive."""
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"timeout must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, got {value!r}")
+    return httpx.Timeout(float(value))
+
+
+def env_flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
+def _valid_url(_: object, __: attrs.Attribute[str], value: str) -> None:
+    check_base_url(value)
+
+
+def _valid_timeout(_: object, __: attrs.Attribute[Any], value: float | httpx.Timeout) -> None:
+    to_timeout(value)
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attribute.name} must be a positive int, got {value!r}")
+
+
+def _instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise ConfigurationError(f"{attribute.name} has the wrong type: {type(value).__name__}")
+
+    return check
+
+
+def _hooks(value: Iterable[MetricsHook]) -> tuple[MetricsHook, ...]:
+    return tuple(value)
+
+
+def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+def _doc(text: str, src: str | None = None) -> dict[str, str]:
+    """Field metadata for codegen: the option's help line and, where the default has no
+    literal form, the expression that writes it."""
+    return {"doc": text} if src is None else {"doc": text, "src": src}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ClientConfig:
+    """Every option of a client, validated once; build a changed copy with :func:`attrs.evolve`."""
+
+    base_url: str = attrs.field(
+        default="http://localhost", validator=_valid_url, metadata=_doc("the API's root URL; None: from the environment")
+    )
+    api_key: str | None = attrs.field(
+        default=None, repr=False, metadata=_doc("the credential, sent per auth_type; None: from the environment")
+    )
+    auth_type: str = attrs.field(default="api_key", metadata=_doc("how api_key is sent: api_key, bearer or basic"))
+    auth: httpx.Auth | None = attrs.field(
+        default=None, repr=False, validator=_instance(httpx.Auth), metadata=_doc("an auth object instead of api_key")
+    )
+    timeout: float | httpx.Timeout = attrs.field(
+        default=30.0, validator=_valid_timeout, metadata=_doc("seconds per network phase (or an httpx.Timeout)")
+    )
+    max_retries: int | None = attrs.field(
+        default=None, metadata=_doc("retries after the first attempt; None: the retry policy's (3)")
+    )
+    retry_policy: RetryPolicy | None = attrs.field(
+        default=None, validator=_instance(RetryPolicy), metadata=_doc("backoff, deadline and statuses")
+    )
+    retry_budget: RetryBudget | bool | None = attrs.field(
+        default=True, metadata=_doc("True: 20% of requests plus 10/s; False/None: unbounded")
+    )
+    circuit_breaker_config: CircuitBreakerConfig | None = attrs.field(
+        default=None, validator=_instance(CircuitBreakerConfig), metadata=_doc("thresholds; None: the defaults")
+    )
+    enable_circuit_breaker: bool = attrs.field(default=True, metadata=_doc("False: no breaker at all"))
+    enable_performance_monitoring: bool = attrs.field(default=True, metadata=_doc("False: no metrics"))
+    metrics_hooks: tuple[MetricsHook, ...] = attrs.field(
+        default=(), converter=_hooks, metadata=_doc("exporters told of every request, retry and transition")
+    )
+    log_every_requests: int | None = attrs.field(default=None, metadata=_doc("log a metrics line every N requests"))
+    log_every_seconds: float | None = attrs.field(default=None, metadata=_doc("log a metrics line every T seconds"))
+    dry_run: bool | None = attrs.field(
+        default=None, metadata=_doc("validate and describe writes, send none; None: from the environment")
+    )
+    allow_insecure_http: bool = attrs.field(default=False, metadata=_doc("allow credentials over plain http"))
+    verify: bool | str | ssl.SSLContext = attrs.field(default=True, metadata=_doc("TLS verification"))
+    headers: Mapping[str, str] | None = attrs.field(
+        default=None, converter=_headers, repr=False, metadata=_doc("extra headers on every request")
+    )
+    validate_responses: bool = attrs.field(default=True, metadata=_doc("check 2xx bodies against the contract"))
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        validator=_positive_int,
+        metadata=_doc("largest response body read, in bytes", "DEFAULT_MAX_RESPONSE_BYTES"),
+    )
+    batch_concurrency: int = attrs.field(
+        default=4, validator=_positive_int, metadata=_doc("chunks in flight at once (async client)")
+    )
+    clock: Callable[[], float] = attrs.field(
+        default=time.monotonic, repr=False, metadata=_doc("monotonic seconds, for tests", "time.monotonic")
+    )
+    wall_clock: Callable[[], float] = attrs.field(
+        default=time.time, repr=False, metadata=_doc("epoch seconds, for Retry-After dates", "time.time")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.auth is not None and self.api_key is not None:
+            raise ConfigurationError("pass either auth or api_key, not both")
+
+    @classmethod
+    def from_env(
+        cls,
+        prefix: str,
+        *,
+        default_base_url: str = "http://localhost",
+        environ: Mapping[str, str] | None = None,
+        **given: Any,
+    ) -> ClientConfig:
+        """A config from ``given``, where the options left ``None`` that the environment
+        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY`` and ``<prefix>_DRY_RUN``."""
+        env = os.environ if environ is None else environ
+        options = dict(given)
+        if options.get("base_url") is None:
+            options["base_url"] = env.get(f"{prefix}_API_URL") or default_base_url
+        if options.get("api_key") is None and options.get("auth") is None:
+            options["api_key"] = env.get(f"{prefix}_API_KEY") or None
+        if options.get("dry_run") is None:
+            raw = env.get(f"{prefix}_DRY_RUN")
+            options["dry_run"] = env_flag(f"{prefix}_DRY_RUN", raw) if raw is not None else False
+        return cls(**options)
+
+    def retry_policy_in_force(self) -> RetryPolicy:
+        """The retry policy, with ``max_retries`` applied when it was given."""
+        policy = self.retry_policy or RetryPolicy()
+        if self.max_retries is not None and self.max_retries != policy.max_retries:
+            policy = attrs.evolve(policy, max_retries=self.max_retries)
+        return policy
+
+    def retry_budget_in_force(self) -> RetryBudget | None:
+        if self.retry_budget is True:
+            return RetryBudget(clock=self.clock)
+        if self.retry_budget is False or self.retry_budget is None:
+            return None
+        return self.retry_budget

@@ -1,0 +1,261 @@
+"""The per-attempt transport layers, and the logical call as a transport of its own.
+
+Below httpx's auth and redirect handling, each hop passes the breaker (an open circuit
+raises before any socket), the DEBUG log and the credential guard. A layer states what it
+does before and after the next one (:class:`_Layer` hooks); the sync and async plumbing is
+written once, in the base. :class:`RetryTransport` runs :func:`~resilience._call.call_flow`
+as a layer, for stacks built without the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from ._body import DEFAULT_MAX_BODY, read_body_async, read_body_sync
+from ._breaker import BreakerRegistry, CircuitBreaker, Outcome, Permit, classify_status
+from ._call import CallContext, call_flow, call_record_of
+from ._metrics import MetricsRecorder
+from ._operation import operation_of
+from ._redact import redact_body, redact_headers
+from ._retry import RetryBudget, RetryPolicy
+from ._steps import drive_async, drive_sync
+
+__all__ = ["CircuitBreakerTransport", "CredentialGuardTransport", "LoggingTransport", "RetryTransport"]
+
+log_http = logging.getLogger("resilience.http")
+
+
+class _Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A layer over the next transport, used sync or async as its inner one is.
+
+    Subclasses override the hooks; ``_max_body`` set means the body is read (within it)
+    before :meth:`_after` sees the response.
+    """
+
+    __slots__ = ("_inner", "_max_body")
+
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
+        self._inner: Any = inner
+        self._max_body: int | None = None
+
+    @property
+    def inner(self) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+        return self._inner  # type: ignore[no-any-return]
+
+    def _before(self, request: httpx.Request) -> Any:
+        return None
+
+    def _after(self, token: Any, request: httpx.Request, response: httpx.Response) -> None:
+        return None
+
+    def _failed(self, token: Any, request: httpx.Request, exc: BaseException) -> None:
+        return None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        token = self._before(request)
+        try:
+            response: httpx.Response = self._inner.handle_request(request)
+            if self._max_body is not None:
+                read_body_sync(request, response, self._max_body)
+        except BaseException as exc:
+            self._failed(token, request, exc)
+            raise
+        self._after(token, request, response)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        token = self._before(request)
+        try:
+            response: httpx.Response = await self._inner.handle_async_request(request)
+            if self._max_body is not None:
+                await read_body_async(request, response, self._max_body)
+        except BaseException as exc:
+            self._failed(token, request, exc)
+            raise
+        self._after(token, request, response)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class CircuitBreakerTransport(_Layer):
+    """Asks the breaker for each attempt; a rejection raises before any socket is opened.
+    The body is read before the outcome is recorded: a cut mid-body is a failure."""
+
+    __slots__ = ("_cache", "_registry")
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        registry: BreakerRegistry,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ):
+        super().__init__(inner)
+        self._registry = registry
+        self._max_body = max_body
+        self._cache: dict[tuple[bytes, bytes, str | None], CircuitBreaker] = {}
+
+    @property
+    def registry(self) -> BreakerRegistry:
+        return self._registry
+
+    def _before(self, request: httpx.Request) -> tuple[CircuitBreaker, Permit]:
+        op = operation_of(request)
+        op_id = op.operation_id if op is not None else None
+        url = request.url
+        ck = (url.raw_scheme, url.netloc, op_id)
+        breaker = self._cache.get(ck)
+        if breaker is None:
+            origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+            breaker = self._registry.get(self._registry.key_for(origin, op_id))
+            if len(self._cache) < 1024:
+                self._cache[ck] = breaker
+        return breaker, breaker.acquire(op_id)
+
+    def _after(self, token: tuple[CircuitBreaker, Permit], request: httpx.Request, response: httpx.Response) -> None:
+        token[0].record(token[1], classify_status(response.status_code))
+
+    def _failed(self, token: tuple[CircuitBreaker, Permit], request: httpx.Request, exc: BaseException) -> None:
+        token[0].record(token[1], Outcome.FAILURE if isinstance(exc, httpx.TransportError) else Outcome.IGNORED)
+
+
+def _route(request: httpx.Request) -> str:
+    op = operation_of(request)
+    return op.route if op is not None else "<unrouted>"
+
+
+class LoggingTransport(_Layer):
+    """DEBUG lines per attempt: method, route, status, timing, attempt, request id; headers by
+    allowlist and bodies redacted. Costs one ``isEnabledFor`` check when DEBUG is off."""
+
+    __slots__ = ()
+
+    def _before(self, request: httpx.Request) -> float | None:
+        if not log_http.isEnabledFor(logging.DEBUG):
+            return None
+        log_http.debug(
+            "request %s %s attempt=%s request_id=%s headers=%s body=%s",
+            request.method,
+            _route(request),
+            call_record_of(request).attempts or 1,
+            request.headers.get("x-request-id"),
+            redact_headers(request.headers.items()),
+            redact_body(request.content if isinstance(request.stream, httpx.ByteStream) else None),
+        )
+        return time.perf_counter()
+
+    def _after(self, token: float | None, request: httpx.Request, response: httpx.Response) -> None:
+        if token is None:
+            return
+        log_http.debug(
+            "response %s %s status=%s elapsed=%.2fms attempt=%s request_id=%s headers=%s",
+            request.method,
+            _route(request),
+            response.status_code,
+            1000.0 * (time.perf_counter() - token),
+            call_record_of(request).attempts or 1,
+            request.headers.get("x-request-id"),
+            redact_headers(response.headers.items()),
+        )
+
+    def _failed(self, token: float | None, request: httpx.Request, exc: BaseException) -> None:
+        if token is None:
+            return
+        log_http.debug(
+            "failed %s %s error=%s elapsed=%.2fms attempt=%s request_id=%s",
+            request.method,
+            _route(request),
+            type(exc).__name__,
+            1000.0 * (time.perf_counter() - token),
+            call_record_of(request).attempts or 1,
+            request.headers.get("x-request-id"),
+        )
+
+
+class CredentialGuardTransport(_Layer):
+    """Withholds every credential header from requests to any origin but the home one.
+
+    httpx strips only ``Authorization`` on a cross-origin redirect; an ``X-API-Key`` or a
+    cookie would follow. This layer sits just above the network, so it sees every hop.
+    """
+
+    __slots__ = ("_home", "_sensitive")
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        home: httpx.URL | str,
+        sensitive_headers: Callable[[], frozenset[str]],
+    ) -> None:
+        super().__init__(inner)
+        url = httpx.URL(home)
+        self._home = (url.raw_scheme, url.netloc)
+        self._sensitive = sensitive_headers
+
+    def _before(self, request: httpx.Request) -> None:
+        url = request.url
+        if (url.raw_scheme, url.netloc) == self._home:
+            return
+        headers = request.headers
+        for name in self._sensitive():
+            if name in headers:
+                del headers[name]
+
+
+class RetryTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The logical call (correlation, metrics, retries within the budget) as a transport,
+    for an httpx client assembled without :class:`~resilience.SyncAPIClient`. The SDK's own
+    clients drive the same procedure above httpx's redirects instead."""
+
+    __slots__ = ("_asleep", "_inner", "_sleep", "ctx", "max_body")
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        policy: RetryPolicy,
+        *,
+        budget: RetryBudget | None = None,
+        metrics: MetricsRecorder | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self._inner: Any = inner
+        self.ctx = CallContext(policy, budget, metrics, clock, wall_clock)
+        self.max_body = max_body
+        self._sleep, self._asleep = sleep, asleep
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self._inner.handle_request(request)
+        read_body_sync(request, response, self.max_body)
+        return response
+
+    async def _attempt_async(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self._inner.handle_async_request(request)
+        await read_body_async(request, response, self.max_body)
+        return response
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return drive_sync(call_flow(request, self.ctx), self._attempt, self._sleep)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await drive_async(call_flow(request, self.ctx), self._attempt_async, self._asleep)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
