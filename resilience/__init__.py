@@ -17,19 +17,19 @@ from ._auth import (
     is_loopback_host,
 )
 from ._batch import BatchProgress, BatchResult, ChunkFailure, DryRun, ProgressCallback, RejectedItem
-from ._breaker import (
+from ._breaker import CircuitBreaker
+from ._breaker_config import (
     BreakerListener,
-    BreakerRegistry,
     BreakerSnapshot,
     BreakerTransition,
-    CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     Outcome,
     Permit,
     classify_status,
 )
-from ._client import AsyncAPIClient, CircuitBreakerControl, ClientOptions, HealthReport, SyncAPIClient
+from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
+from ._client import AsyncAPIClient, ClientOptions, HealthReport, SyncAPIClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -51,17 +51,8 @@ from ._errors import (
     UnprocessableEntityError,
     status_error_for,
 )
-from ._metrics import (
-    DEFAULT_BUCKETS,
-    OUTCOME_KINDS,
-    MetricsHook,
-    MetricsRecorder,
-    MetricsSnapshot,
-    OperationMetrics,
-    RequestEnd,
-    RequestStart,
-    RetryEvent,
-)
+from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
+from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._retry import (

@@ -37,7 +37,9 @@ from ._batch import (
     chunk_failed,
     plan_chunks,
 )
-from ._breaker import BreakerRegistry, CircuitBreaker, CircuitBreakerConfig, CircuitState
+from ._breaker import CircuitBreaker
+from ._breaker_config import CircuitBreakerConfig
+from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -49,14 +51,15 @@ from ._errors import (
     RequestValidationError,
     status_error_for,
 )
-from ._metrics import MetricsHook, MetricsRecorder, MetricsSnapshot
+from ._metrics import MetricsRecorder, MetricsSnapshot
+from ._metrics_events import MetricsHook
 from ._redact import SECRET_KEY_PATTERN, redact_body
 from ._retry import RetryBudget, RetryPolicy, is_testing, parse_retry_after
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._transports import EXT_OPERATION, EXT_ROUTE, NOTE_MAYBE_DELIVERED, NOTE_RETRY_AFTER, CorrelationTransport
 from ._validation import Invalid, Validator, compile_schema
 
-__all__ = ["AsyncAPIClient", "CircuitBreakerControl", "ClientOptions", "HealthReport", "SyncAPIClient"]
+__all__ = ["AsyncAPIClient", "ClientOptions", "HealthReport", "SyncAPIClient"]
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
@@ -80,71 +83,6 @@ class HealthReport:
 
     def __bool__(self) -> bool:
         return self.healthy
-
-
-class CircuitBreakerControl:
-    """The client's breakers as one handle: state, force open, reset.
-
-    Per-origin scope (the default): the breaker of the client's own origin. Per-operation
-    scope: all of them; ``state`` is the most open one and ``force_open()`` holds for
-    operations not called yet too.
-    """
-
-    _SEVERITY: ClassVar[dict[CircuitState, int]] = {
-        CircuitState.DISABLED: 0,
-        CircuitState.CLOSED: 1,
-        CircuitState.HALF_OPEN: 2,
-        CircuitState.OPEN: 3,
-        CircuitState.FORCED_OPEN: 4,
-    }
-
-    def __init__(self, registry: BreakerRegistry, home_key: str) -> None:
-        self._registry = registry
-        self._home_key = home_key
-
-    @property
-    def _per_operation(self) -> bool:
-        return self._registry.config.scope == "operation"
-
-    @property
-    def breaker(self) -> CircuitBreaker:
-        """The breaker of the client's own origin (per-origin scope)."""
-        return self._registry.get(self._home_key)
-
-    @property
-    def state(self) -> CircuitState:
-        if not self._per_operation:
-            return self.breaker.state
-        if self._registry.forced_open:
-            return CircuitState.FORCED_OPEN
-        states = [b.state for b in self._registry.breakers().values()] or [CircuitState.CLOSED]
-        return max(states, key=self._SEVERITY.__getitem__)
-
-    def force_open(self) -> None:
-        if self._per_operation:
-            self._registry.force_open_all()
-        else:
-            self.breaker.force_open()
-
-    def reset(self) -> None:
-        if self._per_operation:
-            self._registry.reset_all()
-        else:
-            self.breaker.reset()
-
-    def snapshot(self) -> dict[str, object]:
-        if not self._per_operation:
-            return self.breaker.snapshot().as_dict()
-        per_op = {key: b.snapshot().as_dict() for key, b in sorted(self._registry.breakers().items())}
-        return {
-            "state": self.state.value,
-            "failure_count": sum(int(str(d["failure_count"])) for d in per_op.values()),
-            "rejected_count": sum(int(str(d["rejected_count"])) for d in per_op.values()),
-            "breakers": per_op,
-        }
-
-    def __repr__(self) -> str:
-        return f"CircuitBreakerControl(state={self.state.value!r})"
 
 
 def _safe_message(exc: Invalid) -> str:

@@ -25,7 +25,7 @@ import attrs
 import httpx
 
 from ._auth import SwitchableAuth
-from ._breaker import BreakerRegistry
+from ._breaker_registry import BreakerRegistry
 from ._metrics import MetricsRecorder
 from ._retry import RetryBudget, RetryPolicy
 from ._transports import (

@@ -24,7 +24,9 @@ from typing import Any, Final
 import httpx
 import tenacity
 
-from ._breaker import BreakerRegistry, CircuitBreaker, Outcome, classify_status
+from ._breaker import CircuitBreaker
+from ._breaker_config import Outcome, classify_status
+from ._breaker_registry import BreakerRegistry
 from ._errors import APITimeoutError, ResponseTooLargeError
 from ._metrics import MetricsRecorder
 from ._redact import redact_body, redact_headers
