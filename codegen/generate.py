@@ -2,9 +2,11 @@
 
 1. Remove the output folder, run the pinned openapi-python-client with our config and
    template overrides (``--fail-on-warning``), post hooks running the pinned ruff isolated.
-2. Write ``_contract.py``: what the templates cannot see (body bounds, item schemas with
-   $refs inlined, batch and pagination hints, route templates) plus the stamp (spec sha256,
-   generator version), and ``py.typed``.
+   The templates import ``contract_kinds.jinja``, written for the run from the same
+   :func:`build_contract` (batches, paginated operations, client options).
+2. Write ``_contract.py``: one typed ``resilience.Operation`` per operation (route template,
+   idempotency header, schemas with $refs inlined, batch and page specs, success statuses)
+   plus the stamp (spec sha256, generator version), and ``py.typed``.
 Two runs give byte-identical output.
 """
 
@@ -18,10 +20,12 @@ import pprint
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+from openapi_python_client.strings import snake_case
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "finops_api_client"
@@ -61,15 +65,63 @@ def _strip_docs(schema: Any) -> Any:
     return schema
 
 
-def build_contract(spec: dict[str, Any]) -> dict[str, Any]:
-    ops: dict[str, Any] = {}
+def _success(spec: dict[str, Any], op: dict[str, Any]) -> tuple[tuple[int, ...], Any]:
+    """The documented 2xx statuses, and the JSON schema of the first one's body (``None``
+    when it has none, as a 204)."""
+    statuses: list[int] = []
+    schema = None
+    for status, resp in sorted(op.get("responses", {}).items(), key=lambda kv: str(kv[0])):
+        if str(status).startswith("2") and str(status).isdigit():
+            resp = _resolve(spec, resp)
+            if not statuses:
+                schema = _strip_docs(resp.get("content", {}).get("application/json", {}).get("schema"))
+            statuses.append(int(status))
+    return tuple(statuses) or (200,), schema
+
+
+def _kind(method: str, query: dict[str, Any], body: Any, response: Any, op: dict[str, Any]) -> tuple[Any, Any]:
+    """The one place batch and pagination are detected: ``(batch, page)`` specs as dicts.
+
+    A POST whose body is an array is a batch (``x-batch`` renames the answer's fields); a GET
+    with a ``cursor`` query parameter whose answer has the items and next-cursor fields is
+    paginated (``x-pagination`` renames them)."""
+    batch = None
+    if method == "post" and body is not None and body.get("type") == "array":
+        hint = op.get("x-batch", {})
+        batch = {
+            "max_items": body.get("maxItems"),
+            "min_items": body.get("minItems", 1),
+            "accepted_field": hint.get("acceptedField", "accepted"),
+            "rejected_field": hint.get("rejectedField", "rejected"),
+            "index_field": hint.get("indexField", "index"),
+            "reason_field": hint.get("reasonField", "reason"),
+            "id_field": hint.get("idField", "id"),
+        }
+    page = None
+    hint = op.get("x-pagination", {})
+    cursor = hint.get("cursorParam", "cursor")
+    props = (response or {}).get("properties", {})
+    items, nxt = hint.get("itemsField", "data"), hint.get("nextField", "nextCursor")
+    if method == "get" and cursor in query and items in props and nxt in props:
+        page = {
+            "cursor_param": cursor,
+            "items_field": items,
+            "next_field": nxt,
+            "items_attr": snake_case(items),
+            "next_attr": snake_case(nxt),
+        }
+    return batch, page
+
+
+def build_contract(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per operation id, the keyword arguments of its ``resilience.Operation``."""
+    ops: dict[str, dict[str, Any]] = {}
     for route, item in spec.get("paths", {}).items():
         shared = item.get("parameters", [])
         for method in HTTP_METHODS:
             op = item.get(method)
             if op is None:
                 continue
-            op_id = op["operationId"]
             params = [_resolve(spec, p) for p in [*shared, *op.get("parameters", [])]]
             query = {p["name"]: _strip_docs(p.get("schema", {})) for p in params if p["in"] == "query"}
             path = {p["name"]: _strip_docs(p.get("schema", {})) for p in params if p["in"] == "path"}
@@ -77,54 +129,41 @@ def build_contract(spec: dict[str, Any]) -> dict[str, Any]:
                 (p["name"] for p in params if p["in"] == "header" and p["name"].lower() == "idempotency-key"),
                 None,
             )
-            body_schema = None
-            body = op.get("requestBody")
-            if body is not None:
-                body = _resolve(spec, body)
-                body_schema = _strip_docs(body.get("content", {}).get("application/json", {}).get("schema"))
-            success_status = None
-            success_schema = None
-            for status, resp in sorted(op.get("responses", {}).items(), key=lambda kv: str(kv[0])):
-                if str(status).startswith("2"):
-                    resp = _resolve(spec, resp)
-                    success_status = int(status)
-                    success_schema = _strip_docs(resp.get("content", {}).get("application/json", {}).get("schema"))
-                    break
-            batch = None
-            if body_schema is not None and body_schema.get("type") == "array":
-                hint = op.get("x-batch", {})
-                batch = {
-                    "max_items": body_schema.get("maxItems"),
-                    "min_items": body_schema.get("minItems", 1),
-                    "accepted_field": hint.get("acceptedField", "accepted"),
-                    "rejected_field": hint.get("rejectedField", "rejected"),
-                    "index_field": hint.get("indexField", "index"),
-                    "reason_field": hint.get("reasonField", "reason"),
-                    "id_field": hint.get("idField", "id"),
-                }
-            pagination = None
-            if method == "get" and "cursor" in query:
-                hint = op.get("x-pagination", {})
-                pagination = {
-                    "cursor_param": hint.get("cursorParam", "cursor"),
-                    "next_field": hint.get("nextField", "nextCursor"),
-                    "items_field": hint.get("itemsField", "data"),
-                }
-            ops[op_id] = {
-                "operation_id": op_id,
+            body = None
+            if op.get("requestBody") is not None:
+                raw_body = _resolve(spec, op["requestBody"])
+                body = _strip_docs(raw_body.get("content", {}).get("application/json", {}).get("schema"))
+            statuses, response = _success(spec, op)
+            batch, page = _kind(method, query, body, response, op)
+            ops[op["operationId"]] = {
+                "operation_id": op["operationId"],
                 "method": method.upper(),
                 "route": route,
-                "path_params": path,
-                "query_params": query,
                 "idempotency_header": idem,
-                "body": body_schema,
-                "success_status": success_status,
-                "response": success_schema,
-                "batch": batch,
-                "pagination": pagination,
+                "params": {**path, **query},
+                "body": body,
+                "item_schema": body.get("items") if batch is not None and body is not None else None,
+                "response": response,
+                "success_statuses": statuses,
+                "success_has_body": response is not None,
                 "requires_auth": bool(op.get("security", spec.get("security", []))),
+                "batch": batch,
+                "page": page,
             }
     return dict(sorted(ops.items()))
+
+
+def _operation_source(fields: dict[str, Any]) -> str:
+    parts = []
+    for name, value in fields.items():
+        if name == "batch" and value is not None:
+            text = "BatchSpec(" + ", ".join(f"{k}={v!r}" for k, v in value.items()) + ")"
+        elif name == "page" and value is not None:
+            text = "PageSpec(" + ", ".join(f"{k}={v!r}" for k, v in value.items()) + ")"
+        else:
+            text = pprint.pformat(value, width=100, sort_dicts=True)
+        parts.append(f"{name}={text}")
+    return "Operation(" + ", ".join(parts) + ")"
 
 
 def write_contract(spec_path: Path, out: Path) -> None:
@@ -132,19 +171,54 @@ def write_contract(spec_path: Path, out: Path) -> None:
     spec = yaml.safe_load(raw)
     contract = build_contract(spec)
     servers = spec.get("servers") or [{"url": "http://localhost:5002"}]
+    entries = "".join(f"    {op_id!r}: {_operation_source(fields)},\n" for op_id, fields in contract.items())
     text = (
         '"""Contract metadata from openapi.yaml, written by codegen/generate.py. Do not edit."""\n\n'
-        "from typing import Any, Final\n\n"
+        "from typing import Final\n\n"
+        "from resilience import BatchSpec, Operation, PageSpec\n\n"
         f"SPEC_SHA256: Final = {hashlib.sha256(raw).hexdigest()!r}\n"
         f"GENERATOR: Final = {'openapi-python-client ' + GENERATOR_VERSION!r}\n"
         f"API_TITLE: Final = {spec['info']['title']!r}\n"
         f"API_VERSION: Final = {str(spec['info']['version'])!r}\n"
         f"DEFAULT_BASE_URL: Final = {servers[0]['url']!r}\n\n"
-        "OPERATIONS: Final[dict[str, dict[str, Any]]] = "
-        f"{pprint.pformat(contract, width=110, sort_dicts=True)}\n"
+        f"OPERATIONS: Final[dict[str, Operation]] = {{\n{entries}}}\n"
     )
     (out / "_contract.py").write_text(text, encoding="utf-8")
     (out / "py.typed").write_text("", encoding="utf-8")
+
+
+def _options() -> list[tuple[str, str, str, str]]:
+    """The client options, from ``resilience.ClientConfig``'s fields: (name, type, default,
+    help), written into every generated client constructor."""
+    sys.path.insert(0, str(ROOT))
+    import attrs
+
+    from resilience import ClientConfig
+
+    out = []
+    for field in attrs.fields(ClientConfig):
+        meta = field.metadata
+        kind = str(meta.get("arg_type", field.type))
+        default = meta.get("src") or repr(field.default)
+        out.append((field.name, kind, default, str(meta.get("doc", ""))))
+    return out
+
+
+def write_kinds(templates: Path, spec: dict[str, Any]) -> None:
+    """What the templates cannot see, as Jinja variables they import: which operations are
+    batches and which paginated (decided once, by :func:`build_contract`), and the options."""
+    contract = build_contract(spec)
+    batches = sorted(k for k, v in contract.items() if v["batch"])
+    pages = {k: v["page"]["items_attr"] for k, v in contract.items() if v["page"]}
+    bodiless = sorted(k for k, v in contract.items() if not v["success_has_body"])
+    text = (
+        "{# written by codegen/generate.py for one run #}\n"
+        f"{{% set BATCHES = {batches!r} %}}\n"
+        f"{{% set PAGES = {pages!r} %}}\n"
+        f"{{% set BODILESS = {bodiless!r} %}}\n"
+        f"{{% set OPTIONS = {_options()!r} %}}\n"
+    )
+    (templates / "contract_kinds.jinja").write_text(text, encoding="utf-8")
 
 
 def generate(out: Path, spec_path: Path) -> None:
@@ -156,6 +230,9 @@ def generate(out: Path, spec_path: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    templates = Path(tempfile.mkdtemp(prefix="finops-templates-"))
+    shutil.copytree(ROOT / "codegen" / "templates", templates, dirs_exist_ok=True)
+    write_kinds(templates, yaml.safe_load(spec_path.read_bytes()))
     cmd = [
         str(Path(bindir) / "openapi-python-client"),
         "generate",
@@ -164,14 +241,17 @@ def generate(out: Path, spec_path: Path) -> None:
         "--config",
         str(ROOT / "codegen" / "config.yaml"),
         "--custom-template-path",
-        str(ROOT / "codegen" / "templates"),
+        str(templates),
         "--meta",
         "none",
         "--output-path",
         str(out),
         "--fail-on-warning",
     ]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    finally:
+        shutil.rmtree(templates, ignore_errors=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"openapi-python-client failed with exit code {result.returncode}")

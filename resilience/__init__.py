@@ -6,30 +6,33 @@ Implementation lives in private modules; everything public is re-exported here.
 """
 
 from ._aiohttp import AiohttpTransport
+from ._async import AsyncAPIClient
 from ._auth import (
     ApiKeyAuth,
     AuthScheme,
     BasicAuth,
     BearerAuth,
+    PinnedAuth,
     SwitchableAuth,
     TokenProviderAuth,
     auth_from_credential,
     is_loopback_host,
 )
 from ._batch import BatchProgress, BatchResult, ChunkFailure, DryRun, ProgressCallback, RejectedItem
-from ._breaker import (
+from ._breaker import CircuitBreaker
+from ._breaker_config import (
     BreakerListener,
-    BreakerRegistry,
     BreakerSnapshot,
     BreakerTransition,
-    CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     Outcome,
     Permit,
     classify_status,
 )
-from ._client import AsyncAPIClient, CircuitBreakerControl, ClientOptions, HealthReport, SyncAPIClient
+from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
+from ._call import CallRecord, call_record_of
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -51,19 +54,14 @@ from ._errors import (
     UnprocessableEntityError,
     status_error_for,
 )
-from ._metrics import (
-    DEFAULT_BUCKETS,
-    OUTCOME_KINDS,
-    MetricsHook,
-    MetricsRecorder,
-    MetricsSnapshot,
-    OperationMetrics,
-    RequestEnd,
-    RequestStart,
-    RetryEvent,
-)
+from ._health import HealthReport
+from ._layers import CircuitBreakerTransport, CredentialGuardTransport, LoggingTransport, RetryTransport
+from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
+from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
+from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
+from ._response import no_body
 from ._retry import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
@@ -75,25 +73,14 @@ from ._retry import (
     set_testing,
 )
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
+from ._sync import SyncAPIClient
 from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
-from ._transports import (
-    EXT_IDEMPOTENCY_HEADER,
-    EXT_OPERATION,
-    EXT_ROUTE,
-    CircuitBreakerTransport,
-    CorrelationTransport,
-    CredentialGuardTransport,
-    LoggingTransport,
-    MetricsTransport,
-    RetryTransport,
-)
 from ._validation import compile_schema
 
 __all__ = [
     "DEFAULT_BUCKETS",
-    "EXT_IDEMPOTENCY_HEADER",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "EXT_OPERATION",
-    "EXT_ROUTE",
     "IDEMPOTENT_METHODS",
     "OUTCOME_KINDS",
     "REDACTED",
@@ -114,11 +101,13 @@ __all__ = [
     "BasicAuth",
     "BatchProgress",
     "BatchResult",
+    "BatchSpec",
     "BearerAuth",
     "BreakerListener",
     "BreakerRegistry",
     "BreakerSnapshot",
     "BreakerTransition",
+    "CallRecord",
     "ChunkFailure",
     "CircuitBreaker",
     "CircuitBreakerConfig",
@@ -126,12 +115,11 @@ __all__ = [
     "CircuitBreakerTransport",
     "CircuitOpenError",
     "CircuitState",
-    "ClientOptions",
+    "ClientConfig",
     "ConfigurationError",
     "ConflictError",
     "ContractOperation",
     "ContractViolation",
-    "CorrelationTransport",
     "CredentialGuardTransport",
     "DryRun",
     "HealthReport",
@@ -141,13 +129,15 @@ __all__ = [
     "MetricsHook",
     "MetricsRecorder",
     "MetricsSnapshot",
-    "MetricsTransport",
     "NotFoundError",
     "OpenAPIContract",
+    "Operation",
     "OperationMetrics",
     "Outcome",
+    "PageSpec",
     "PermissionDeniedError",
     "Permit",
+    "PinnedAuth",
     "ProgressCallback",
     "PrometheusHook",
     "RateLimitError",
@@ -170,12 +160,15 @@ __all__ = [
     "as_testing",
     "auth_from_credential",
     "build_transport",
+    "call_record_of",
     "classify_status",
     "compile_schema",
     "default_async_transport",
     "default_sync_transport",
     "is_loopback_host",
     "is_testing",
+    "no_body",
+    "operation_of",
     "parse_retry_after",
     "redact_body",
     "redact_headers",

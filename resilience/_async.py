@@ -76,12 +76,12 @@ class AsyncAPIClient(_Core):
 
         return await drive_async(flow, send, self._asleep, wait_sibling)
 
-    async def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T] | None) -> T | None:
+    async def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
         return await self._run(self._call_flow(op, kwargs, parse))
 
     async def _call_with_body(
-        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T] | None
-    ) -> T | DryRun | None:
+        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
+    ) -> T | DryRun:
         return await self._run(self._body_flow(op, kwargs, body, parse))
 
     async def _iterate(self, op: Operation, fetch: Callable[[str | None], Awaitable[Any]]) -> AsyncIterator[Any]:

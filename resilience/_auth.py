@@ -14,6 +14,7 @@ import inspect
 import ipaddress
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+
 import httpx
 
 from ._errors import ConfigurationError, InsecureTransportError
@@ -228,6 +229,12 @@ class SwitchableAuth(httpx.Auth):
         defaults plus those of every auth held so far (a request in flight may still carry
         the header of an auth switched away from)."""
         return self._sensitive
+
+    def check_transport(self, request: httpx.Request) -> None:
+        """Refuse, before anything is sent or counted, a credential bound for plain http."""
+        auth = self._current
+        if isinstance(auth, AuthScheme):
+            auth._check_transport(request)
 
     def pinned(self) -> PinnedAuth:
         """The auth in force now, for one logical call: its retries keep it."""

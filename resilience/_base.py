@@ -17,11 +17,12 @@ import httpx
 
 from ._auth import SwitchableAuth, auth_from_credential
 from ._batch import DryRun
-from ._breaker import BreakerRegistry, CircuitBreaker, CircuitBreakerConfig
-from ._breaker_registry import CircuitBreakerControl
+from ._breaker import CircuitBreaker
+from ._breaker_config import CircuitBreakerConfig
+from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow
 from ._config import ClientConfig, check_base_url, to_timeout
-from ._errors import APIError, CircuitOpenError, ConfigurationError, RequestValidationError
+from ._errors import CircuitOpenError, RequestValidationError
 from ._health import HealthReport, health_flow, health_request_kwargs
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation
@@ -85,7 +86,9 @@ class _Core:
         breakers = None
         if config.enable_circuit_breaker:
             listeners = [metrics.breaker_transition] if metrics is not None else []
-            breakers = BreakerRegistry(config.circuit_breaker_config or CircuitBreakerConfig(), clock=config.clock, listeners=listeners)
+            breakers = BreakerRegistry(
+                config.circuit_breaker_config or CircuitBreakerConfig(), clock=config.clock, listeners=listeners
+            )
         policy = config.retry_policy_in_force()
         budget = config.retry_budget_in_force()
         self._stack = ResilienceStack(
@@ -285,6 +288,7 @@ class _Core:
 
     def _exchange(self, request: httpx.Request) -> Flow[httpx.Response]:
         """One logical call whose answer is a 2xx, or a typed error."""
+        self._stack.auth.check_transport(request)
         try:
             response = yield from call_flow(request, self._ctx)
         except httpx.HTTPError as exc:
@@ -299,19 +303,19 @@ class _Core:
             raise refused
         return (yield from self._exchange(self._build_request(op, health_request_kwargs(op, params))))
 
-    def _call_flow(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T] | None) -> Flow[T | None]:
+    def _call_flow(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> Flow[T]:
         refused = self._refusal(op)
         if refused is not None:
             raise refused
         response = yield from self._exchange(self._build_request(op, kwargs))
-        if parse is None or not op.success_has_body:
-            return None
+        if not op.success_has_body:
+            return parse(None)
         data = decode(response, op, self._config.max_response_bytes, self._response_validator(op))
         return build(data, parse, response, op)
 
     def _body_flow(
-        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T] | None
-    ) -> Flow[T | DryRun | None]:
+        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
+    ) -> Flow[T | DryRun]:
         """A non-batch call with a JSON body: validated, then sent (or, in dry run, described)."""
         if op.body is not None:
             self._check(self._validator(op, "body", op.body, strict=True), body)
@@ -341,5 +345,3 @@ class _Core:
             "follow_redirects": True,
             "headers": self._config.headers,
         }
-
-

@@ -26,7 +26,7 @@ from ._steps import WAIT_SIBLING, Flow, Sleep
 if TYPE_CHECKING:
     from ._base import _Core
 
-__all__ = ["BatchRun", "ChunkPlan"]
+__all__: list[str] = []  # internal: the batch procedure behind the clients
 
 
 @attrs.frozen(slots=True)
@@ -123,9 +123,7 @@ class BatchRun:
         self.wait_for_recovery = wait_for_recovery
         self.outcomes: list[_ChunkOutcome] = []
         if resume is not None:  # what the earlier call settled is carried over
-            self.outcomes.append(
-                _ChunkOutcome(-1, -1, None, "accepted", list(resume.accepted), list(resume.rejected))
-            )
+            self.outcomes.append(_ChunkOutcome(-1, -1, None, "accepted", list(resume.accepted), list(resume.rejected)))
         self.tally = _Tally(op.operation_id, sum(c.stop - c.start for c in plan), len(plan))
         self.stopped: CircuitOpenError | None = None
         self.sending = 0  # chunks of this call on the wire now

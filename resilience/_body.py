@@ -13,7 +13,7 @@ import httpx
 from ._errors import ResponseTooLargeError
 from ._operation import operation_of
 
-__all__ = ["DEFAULT_MAX_BODY", "read_body_async", "read_body_sync"]
+__all__: list[str] = []  # internal: used by the drivers and the breaker layer
 
 DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
 

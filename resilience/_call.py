@@ -27,7 +27,7 @@ from ._operation import Operation, operation_of, route_key
 from ._retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy, attempt_cap_for_testing, is_testing, parse_retry_after
 from ._steps import PAUSE, Flow, Send, Sleep
 
-__all__ = ["EXT_CALL", "CallContext", "CallRecord", "call_flow", "call_record_of"]
+__all__ = ["CallRecord", "call_record_of"]
 
 #: Where a request carries the :class:`CallRecord` of its logical call.
 EXT_CALL: Final = "resilience.call"
@@ -91,7 +91,12 @@ def may_retry(request: httpx.Request, op: Operation | None) -> bool:
     """Sending twice is safe: an idempotent method, or a write carrying its operation's key."""
     if request.method in IDEMPOTENT_METHODS:
         return True
-    return request.method in _WRITES and op is not None and op.idempotency_header is not None and op.idempotency_header in request.headers
+    return (
+        request.method in _WRITES
+        and op is not None
+        and op.idempotency_header is not None
+        and op.idempotency_header in request.headers
+    )
 
 
 def cap_timeouts(request: httpx.Request, seconds: float) -> None:
@@ -186,14 +191,15 @@ def _retry_flow(
     record.attempts = 1
     first: httpx.Response | BaseException
     try:
-        first = yield Send(request)
+        response: httpx.Response = yield Send(request)
     except Exception as exc:
         if not _needs_retry(request, op, record, policy, exc):
             raise
         first = exc
     else:
-        if not _needs_retry(request, op, record, policy, first):
-            return first
+        if not _needs_retry(request, op, record, policy, response):
+            return response
+        first = response
     decide = _Decisions(request, op, record, ctx, started)
     retrying = tenacity.Retrying(
         stop=decide.stop,
@@ -213,7 +219,7 @@ def _retry_flow(
             try:
                 decide.prepare_attempt()
                 outcome: httpx.Response | BaseException = yield Send(request)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (tenacity decides whether it is retried or re-raised)
                 outcome = exc
             _set_outcome(state, outcome)
         elif isinstance(do, tenacity.DoSleep):
@@ -291,10 +297,7 @@ class _Decisions:
         self.record.retries = n
         outcome = rs.outcome
         assert outcome is not None
-        if outcome.failed:
-            reason = type(outcome.exception()).__name__
-        else:
-            reason = f"HTTP {outcome.result().status_code}"
+        reason = type(outcome.exception()).__name__ if outcome.failed else f"HTTP {outcome.result().status_code}"
         delay = rs.upcoming_sleep
         key = self.op.key if self.op is not None else route_key(request)
         log_retry.warning(

@@ -18,9 +18,9 @@ from typing import Any, Final
 import attrs
 import httpx
 
-from ._breaker import CircuitBreakerConfig
+from ._breaker_config import CircuitBreakerConfig
 from ._errors import ConfigurationError
-from ._metrics import MetricsHook
+from ._metrics_events import MetricsHook
 from ._retry import RetryBudget, RetryPolicy
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientConfig"]
@@ -94,10 +94,16 @@ def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
-def _doc(text: str, src: str | None = None) -> dict[str, str]:
-    """Field metadata for codegen: the option's help line and, where the default has no
-    literal form, the expression that writes it."""
-    return {"doc": text} if src is None else {"doc": text, "src": src}
+def _doc(text: str, src: str | None = None, arg_type: str | None = None) -> dict[str, str]:
+    """Field metadata for codegen: the option's help line; where the default has no literal
+    form, the expression that writes it; where the constructor takes a wider type than the
+    field keeps, that type."""
+    meta = {"doc": text}
+    if src is not None:
+        meta["src"] = src
+    if arg_type is not None:
+        meta["arg_type"] = arg_type
+    return meta
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -105,7 +111,9 @@ class ClientConfig:
     """Every option of a client, validated once; build a changed copy with :func:`attrs.evolve`."""
 
     base_url: str = attrs.field(
-        default="http://localhost", validator=_valid_url, metadata=_doc("the API's root URL; None: from the environment")
+        default="http://localhost",
+        validator=_valid_url,
+        metadata=_doc("the API's root URL; None: from the environment"),
     )
     api_key: str | None = attrs.field(
         default=None, repr=False, metadata=_doc("the credential, sent per auth_type; None: from the environment")
@@ -132,7 +140,9 @@ class ClientConfig:
     enable_circuit_breaker: bool = attrs.field(default=True, metadata=_doc("False: no breaker at all"))
     enable_performance_monitoring: bool = attrs.field(default=True, metadata=_doc("False: no metrics"))
     metrics_hooks: tuple[MetricsHook, ...] = attrs.field(
-        default=(), converter=_hooks, metadata=_doc("exporters told of every request, retry and transition")
+        default=(),
+        converter=_hooks,
+        metadata=_doc("exporters told of every request, retry and transition", arg_type="Iterable[MetricsHook]"),
     )
     log_every_requests: int | None = attrs.field(default=None, metadata=_doc("log a metrics line every N requests"))
     log_every_seconds: float | None = attrs.field(default=None, metadata=_doc("log a metrics line every T seconds"))

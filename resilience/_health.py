@@ -20,7 +20,7 @@ from ._steps import Flow
 if TYPE_CHECKING:
     from ._base import _Core
 
-__all__ = ["HealthReport", "health_flow"]
+__all__ = ["HealthReport"]
 
 _HEALTHY_STATUSES = frozenset({"ok", "degraded"})
 

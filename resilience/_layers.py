@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 
 from ._body import DEFAULT_MAX_BODY, read_body_async, read_body_sync
-from ._breaker import BreakerRegistry, CircuitBreaker, Outcome, Permit, classify_status
+from ._breaker import CircuitBreaker
+from ._breaker_config import Outcome, Permit, classify_status
+from ._breaker_registry import BreakerRegistry
 from ._call import CallContext, call_flow, call_record_of
 from ._metrics import MetricsRecorder
 from ._operation import operation_of

@@ -15,22 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Final, Protocol, runtime_checkable
+from typing import Final
 
 import attrs
 
 from ._errors import ConfigurationError
+from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
 
 __all__ = [
     "DEFAULT_BUCKETS",
     "OUTCOME_KINDS",
-    "MetricsHook",
     "MetricsRecorder",
     "MetricsSnapshot",
     "OperationMetrics",
-    "RequestEnd",
-    "RequestStart",
-    "RetryEvent",
 ]
 
 logger = logging.getLogger("resilience.metrics")
@@ -64,48 +61,6 @@ def _log_buckets(low: float, high: float, factor: float) -> tuple[float, ...]:
 DEFAULT_BUCKETS: Final = _log_buckets(50e-6, 120.0, 1.25)
 MAX_OPERATIONS: Final = 512
 OTHER: Final = "<other>"
-
-
-@attrs.frozen(slots=True)
-class RequestStart:
-    key: str
-    operation: str | None
-    method: str
-
-
-@attrs.frozen(slots=True)
-class RequestEnd:
-    key: str
-    operation: str | None
-    method: str
-    outcome: str
-    status_code: int | None
-    duration: float
-    retries: int
-
-
-@attrs.frozen(slots=True)
-class RetryEvent:
-    key: str
-    operation: str | None
-    attempt: int
-    reason: str
-    delay: float
-
-
-@runtime_checkable
-class MetricsHook(Protocol):
-    """Plug an exporter in (Prometheus, OpenTelemetry...). Every method is optional in spirit:
-    subclass :class:`NoopHook`-style and override what you need. Hooks run outside locks;
-    an exception in a hook is logged and ignored."""
-
-    def on_request_start(self, event: RequestStart) -> None: ...
-
-    def on_request_end(self, event: RequestEnd) -> None: ...
-
-    def on_retry(self, event: RetryEvent) -> None: ...
-
-    def on_breaker_transition(self, event: object) -> None: ...
 
 
 @attrs.frozen(slots=True)

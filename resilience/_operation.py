@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 import httpx
 
-__all__ = ["EXT_OPERATION", "BatchSpec", "Operation", "PageSpec", "operation_of", "route_key"]
+__all__ = ["EXT_OPERATION", "BatchSpec", "Operation", "PageSpec", "operation_of"]
 
 #: The one ``request.extensions`` key the SDK reads: the request's :class:`Operation`.
 EXT_OPERATION: Final = "resilience.operation"

@@ -8,7 +8,7 @@ from typing import Any
 from ._errors import APIResponseValidationError
 from ._operation import Operation, PageSpec
 
-__all__ = ["page_items", "page_walk"]
+__all__: list[str] = []  # internal: the pagination procedure behind iter_*
 
 
 def _spec(op: Operation) -> PageSpec:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._breaker import BreakerTransition
+from ._breaker_config import BreakerTransition
 from ._errors import ConfigurationError
-from ._metrics import RequestEnd, RequestStart, RetryEvent
+from ._metrics_events import RequestEnd, RequestStart, RetryEvent
 
 __all__ = ["PrometheusHook"]
 

@@ -25,7 +25,7 @@ from ._operation import Operation, operation_of
 from ._retry import parse_retry_after
 from ._validation import Invalid, Validator
 
-__all__ = ["build", "decode", "status_error", "transport_error"]
+__all__ = ["no_body"]
 
 T = TypeVar("T")
 
@@ -93,3 +93,8 @@ def build(data: Any, parse: Callable[[Any], T], response: httpx.Response, op: Op
         return parse(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _invalid(response, op, f"response could not be parsed: {type(exc).__name__}") from exc
+
+
+def no_body(_: Any) -> None:
+    """The parse of an answer without a body (a 204): there is nothing to build."""
+    return None

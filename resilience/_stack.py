@@ -29,7 +29,7 @@ import httpx
 
 from ._auth import SwitchableAuth
 from ._body import DEFAULT_MAX_BODY
-from ._breaker import BreakerRegistry
+from ._breaker_registry import BreakerRegistry
 from ._layers import CircuitBreakerTransport, CredentialGuardTransport, LoggingTransport, RetryTransport
 from ._metrics import MetricsRecorder
 from ._retry import RetryBudget, RetryPolicy

@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import httpx
 
-__all__ = ["PAUSE", "WAIT_SIBLING", "Flow", "Send", "Sleep", "Step", "drive_async", "drive_sync"]
+__all__: list[str] = []  # internal: the steps and drivers of the procedures
 
 T = TypeVar("T")
 

@@ -72,12 +72,12 @@ class SyncAPIClient(_Core):
 
         return drive_sync(flow, send, self._sleep)
 
-    def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T] | None) -> T | None:
+    def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
         return self._run(self._call_flow(op, kwargs, parse))
 
     def _call_with_body(
-        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T] | None
-    ) -> T | DryRun | None:
+        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
+    ) -> T | DryRun:
         return self._run(self._body_flow(op, kwargs, body, parse))
 
     def _iterate(self, op: Operation, fetch: Callable[[str | None], Any]) -> Iterator[Any]:
@@ -127,4 +127,3 @@ class SyncAPIClient(_Core):
         """GET the health operation (falling back to a 1-item listing on 404); never raises
         for an unreachable backend."""
         return self._run(self._health_flow())
-

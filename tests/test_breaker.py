@@ -19,17 +19,17 @@ from typing import Any
 import attrs
 import pytest
 
-from resilience._breaker import (
-    BreakerRegistry,
+from resilience._breaker import CircuitBreaker
+from resilience._breaker_config import (
     BreakerSnapshot,
     BreakerTransition,
-    CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     Outcome,
     Permit,
     classify_status,
 )
+from resilience._breaker_registry import BreakerRegistry
 from resilience._errors import CircuitOpenError, ConfigurationError
 
 CLOSED = CircuitState.CLOSED

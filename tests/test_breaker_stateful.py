@@ -19,9 +19,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from resilience._breaker import (
+from resilience._breaker import CircuitBreaker
+from resilience._breaker_config import (
     BreakerTransition,
-    CircuitBreaker,
     CircuitBreakerConfig,
     CircuitState,
     Outcome,

@@ -17,11 +17,13 @@ from finops_api_client import FinOpsClient
 
 from resilience import (
     DEFAULT_BUCKETS,
+    EXT_OPERATION,
     OUTCOME_KINDS,
     ConfigurationError,
     MetricsHook,
     MetricsRecorder,
     NotFoundError,
+    Operation,
     RequestEnd,
     RequestStart,
     ResilienceStack,
@@ -190,7 +192,7 @@ async def test_async_tasks_through_real_stack_count_exactly() -> None:
     async def one(client: httpx.AsyncClient, n: int) -> int | str:
         try:
             response = await client.get(
-                f"/api/items/{n}", extensions={"route_template": "/api/items/{id}", "operation_id": "get_item"}
+                f"/api/items/{n}", extensions={EXT_OPERATION: Operation("get_item", "GET", "/api/items/{id}")}
             )
         except httpx.ConnectError:
             return "connection"
@@ -224,7 +226,7 @@ def test_sync_stack_404_is_a_failure_not_a_success() -> None:
         httpx.MockTransport(lambda r: httpx.Response(404)), make_stack(recorder), home_origin="http://127.0.0.1"
     )
     with httpx.Client(base_url="http://127.0.0.1", transport=transport) as client:
-        client.get("/api/x/1", extensions={"route_template": "/api/x/{id}"})
+        client.get("/api/x/1", extensions={EXT_OPERATION: Operation("get_x", "GET", "/api/x/{id}")})
         client.get("/api/x/2")  # no route template: keyed as unrouted, never by raw URL
     snap = recorder.snapshot()
     assert set(snap.operations) == {"GET /api/x/{id}", "GET <unrouted>"}
@@ -512,7 +514,7 @@ def test_hooks_see_retries_from_the_real_stack() -> None:
         sleep=lambda s: None,
     )
     with httpx.Client(base_url="http://127.0.0.1", transport=transport) as client:
-        assert client.get("/a", extensions={"route_template": "/a", "operation_id": "get_a"}).status_code == 200
+        assert client.get("/a", extensions={EXT_OPERATION: Operation("get_a", "GET", "/a")}).status_code == 200
     kinds = [kind for kind, _ in hook.events]
     assert kinds == ["start", "retry", "retry", "end"]
     retries = [e for kind, e in hook.events if kind == "retry"]

@@ -16,8 +16,9 @@ import httpx
 import pytest
 import tenacity
 
+from resilience import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, Operation, RetryPolicy, parse_retry_after
+from resilience._call import may_retry
 from resilience._errors import ConfigurationError, ResponseTooLargeError
-from resilience._retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 WALL = 1_750_000_000.0  # 2025-06-15T15:06:40Z, a frozen wall clock
 
@@ -114,7 +115,7 @@ def test_policy_defaults() -> None:
         None,
     )
     assert p.retry_statuses == RETRYABLE_STATUSES == frozenset({408, 429, 500, 502, 503, 504})
-    assert p.idempotency_header == "Idempotency-Key"
+    assert not hasattr(p, "idempotency_header")  # the operation's own header is the one source
 
 
 @pytest.mark.parametrize(
@@ -189,18 +190,29 @@ def test_policy_is_frozen_and_evolve_revalidates() -> None:
 
 @pytest.mark.parametrize("method", sorted(IDEMPOTENT_METHODS))
 def test_idempotent_methods_may_retry(method: str) -> None:
-    assert RetryPolicy().may_retry_request(httpx.Request(method, "https://api.test/x"))
+    assert may_retry(httpx.Request(method, "https://api.test/x"), None)
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
-def test_unsafe_methods_retry_only_with_key(method: str) -> None:
-    policy = RetryPolicy()
-    assert not policy.may_retry_request(httpx.Request(method, "https://api.test/x"))
+def test_unsafe_methods_retry_only_with_the_operations_own_key(method: str) -> None:
+    """One source of truth for the idempotency header: the operation's. A write is retried
+    only when it carries the header its operation accepts."""
     keyed = httpx.Request(method, "https://api.test/x", headers={"Idempotency-Key": "k"})
-    assert policy.may_retry_request(keyed)
-    custom = RetryPolicy(idempotency_header="X-Dedup")
-    assert not custom.may_retry_request(keyed)
-    assert custom.may_retry_request(httpx.Request(method, "https://api.test/x", headers={"x-dedup": "k"}))
+    assert not may_retry(httpx.Request(method, "https://api.test/x"), None)
+    assert not may_retry(keyed, None)  # no operation: nobody said the header makes it safe
+    op = Operation("op", method, "/x", idempotency_header="Idempotency-Key")
+    assert may_retry(keyed, op)
+    assert not may_retry(httpx.Request(method, "https://api.test/x"), op)
+    custom = Operation("op", method, "/x", idempotency_header="X-Dedup")
+    assert not may_retry(keyed, custom)
+    assert may_retry(httpx.Request(method, "https://api.test/x", headers={"x-dedup": "k"}), custom)
+
+
+def test_retry_policy_takes_no_idempotency_header_of_its_own() -> None:
+    """It used to: ``RetryPolicy(idempotency_header="X")`` silently turned POST retries off
+    for operations whose header is ``Idempotency-Key``. Now it is refused outright."""
+    with pytest.raises(TypeError):
+        RetryPolicy(idempotency_header="X-Dedup")  # type: ignore[call-arg]
 
 
 _REQ = httpx.Request("GET", "https://api.test/x")

@@ -18,7 +18,8 @@ import tenacity
 from finops_api_client import AsyncFinOpsClient, FinOpsClient
 
 from resilience._auth import SwitchableAuth
-from resilience._breaker import BreakerRegistry, CircuitBreakerConfig
+from resilience._breaker_config import CircuitBreakerConfig
+from resilience._breaker_registry import BreakerRegistry
 from resilience._errors import CircuitOpenError, RateLimitError, ResponseTooLargeError
 from resilience._metrics import MetricsRecorder
 from resilience._retry import RetryBudget, RetryPolicy

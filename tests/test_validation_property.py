@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from resilience import compile_schema
 from resilience._validation import Invalid
 
-ITEM_SCHEMAS = {op: spec["body"]["items"] for op, spec in OPERATIONS.items() if spec["batch"]}
+ITEM_SCHEMAS = {op: spec.item_schema for op, spec in OPERATIONS.items() if spec.batch}
 FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 texts = st.one_of(

@@ -1,6 +1,8 @@
 """Contract metadata from openapi.yaml, written by codegen/generate.py. Do not edit."""
 
-from typing import Any, Final
+from typing import Final
+
+from resilience import BatchSpec, Operation, PageSpec
 
 SPEC_SHA256: Final = "80cd98ff1255ef152c55323bd1764e1881e7464771443d0cce1adb0470ccebdb"
 GENERATOR: Final = "openapi-python-client 0.29.1"
@@ -8,10 +10,14 @@ API_TITLE: Final = "FinOps API"
 API_VERSION: Final = "1.0.0"
 DEFAULT_BASE_URL: Final = "http://localhost:5002"
 
-OPERATIONS: Final[dict[str, dict[str, Any]]] = {
-    "approve_optimization": {
-        "batch": None,
-        "body": {
+OPERATIONS: Final[dict[str, Operation]] = {
+    "approve_optimization": Operation(
+        operation_id="approve_optimization",
+        method="POST",
+        route="/api/optimizations/{optimizationId}/approve",
+        idempotency_header="Idempotency-Key",
+        params={"optimizationId": {"maxLength": 128, "minLength": 1, "type": "string"}},
+        body={
             "properties": {
                 "approved": {"default": True, "type": "boolean"},
                 "comment": {"maxLength": 1000, "type": "string"},
@@ -19,14 +25,8 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["approved"],
             "type": "object",
         },
-        "idempotency_header": "Idempotency-Key",
-        "method": "POST",
-        "operation_id": "approve_optimization",
-        "pagination": None,
-        "path_params": {"optimizationId": {"maxLength": 128, "minLength": 1, "type": "string"}},
-        "query_params": {},
-        "requires_auth": True,
-        "response": {
+        item_schema=None,
+        response={
             "properties": {
                 "comment": {"type": "string"},
                 "decidedAt": {"format": "date-time", "type": "string"},
@@ -36,24 +36,25 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["optimizationId", "status", "decidedAt"],
             "type": "object",
         },
-        "route": "/api/optimizations/{optimizationId}/approve",
-        "success_status": 200,
-    },
-    "get_anomalies": {
-        "batch": None,
-        "body": None,
-        "idempotency_header": None,
-        "method": "GET",
-        "operation_id": "get_anomalies",
-        "pagination": {"cursor_param": "cursor", "items_field": "data", "next_field": "nextCursor"},
-        "path_params": {},
-        "query_params": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=None,
+        page=None,
+    ),
+    "get_anomalies": Operation(
+        operation_id="get_anomalies",
+        method="GET",
+        route="/api/anomalies",
+        idempotency_header=None,
+        params={
             "cursor": {"type": "string"},
             "limit": {"default": 100, "maximum": 1000, "minimum": 1, "type": "integer"},
             "severity": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"], "type": "string"},
         },
-        "requires_auth": True,
-        "response": {
+        body=None,
+        item_schema=None,
+        response={
             "properties": {
                 "data": {
                     "items": {
@@ -80,23 +81,30 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "data", "timestamp"],
             "type": "object",
         },
-        "route": "/api/anomalies",
-        "success_status": 200,
-    },
-    "get_budget_forecasts": {
-        "batch": None,
-        "body": None,
-        "idempotency_header": None,
-        "method": "GET",
-        "operation_id": "get_budget_forecasts",
-        "pagination": {"cursor_param": "cursor", "items_field": "data", "next_field": "nextCursor"},
-        "path_params": {},
-        "query_params": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=None,
+        page=PageSpec(
+            cursor_param="cursor",
+            items_field="data",
+            next_field="nextCursor",
+            items_attr="data",
+            next_attr="next_cursor",
+        ),
+    ),
+    "get_budget_forecasts": Operation(
+        operation_id="get_budget_forecasts",
+        method="GET",
+        route="/api/budgets/forecasts",
+        idempotency_header=None,
+        params={
             "cursor": {"type": "string"},
             "limit": {"default": 100, "maximum": 1000, "minimum": 1, "type": "integer"},
         },
-        "requires_auth": True,
-        "response": {
+        body=None,
+        item_schema=None,
+        response={
             "properties": {
                 "data": {
                     "items": {
@@ -123,20 +131,27 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "data", "timestamp"],
             "type": "object",
         },
-        "route": "/api/budgets/forecasts",
-        "success_status": 200,
-    },
-    "get_health": {
-        "batch": None,
-        "body": None,
-        "idempotency_header": None,
-        "method": "GET",
-        "operation_id": "get_health",
-        "pagination": None,
-        "path_params": {},
-        "query_params": {},
-        "requires_auth": False,
-        "response": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=None,
+        page=PageSpec(
+            cursor_param="cursor",
+            items_field="data",
+            next_field="nextCursor",
+            items_attr="data",
+            next_attr="next_cursor",
+        ),
+    ),
+    "get_health": Operation(
+        operation_id="get_health",
+        method="GET",
+        route="/api/health",
+        idempotency_header=None,
+        params={},
+        body=None,
+        item_schema=None,
+        response={
             "properties": {
                 "status": {"enum": ["ok", "degraded", "down"], "type": "string"},
                 "timestamp": {"format": "date-time", "type": "string"},
@@ -145,25 +160,26 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["status", "timestamp"],
             "type": "object",
         },
-        "route": "/api/health",
-        "success_status": 200,
-    },
-    "get_optimizations": {
-        "batch": None,
-        "body": None,
-        "idempotency_header": None,
-        "method": "GET",
-        "operation_id": "get_optimizations",
-        "pagination": {"cursor_param": "cursor", "items_field": "data", "next_field": "nextCursor"},
-        "path_params": {},
-        "query_params": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=False,
+        batch=None,
+        page=None,
+    ),
+    "get_optimizations": Operation(
+        operation_id="get_optimizations",
+        method="GET",
+        route="/api/optimizations",
+        idempotency_header=None,
+        params={
             "cursor": {"type": "string"},
             "limit": {"default": 100, "maximum": 1000, "minimum": 1, "type": "integer"},
             "riskLevel": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"], "type": "string"},
             "status": {"enum": ["PENDING", "APPROVED", "REJECTED"], "type": "string"},
         },
-        "requires_auth": True,
-        "response": {
+        body=None,
+        item_schema=None,
+        response={
             "properties": {
                 "data": {
                     "items": {
@@ -200,26 +216,33 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "data", "timestamp"],
             "type": "object",
         },
-        "route": "/api/optimizations",
-        "success_status": 200,
-    },
-    "get_resources": {
-        "batch": None,
-        "body": None,
-        "idempotency_header": None,
-        "method": "GET",
-        "operation_id": "get_resources",
-        "pagination": {"cursor_param": "cursor", "items_field": "data", "next_field": "nextCursor"},
-        "path_params": {},
-        "query_params": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=None,
+        page=PageSpec(
+            cursor_param="cursor",
+            items_field="data",
+            next_field="nextCursor",
+            items_attr="data",
+            next_attr="next_cursor",
+        ),
+    ),
+    "get_resources": Operation(
+        operation_id="get_resources",
+        method="GET",
+        route="/api/resources",
+        idempotency_header=None,
+        params={
             "accountId": {"type": "string"},
             "cursor": {"type": "string"},
             "limit": {"default": 100, "maximum": 1000, "minimum": 1, "type": "integer"},
             "region": {"type": "string"},
             "resourceType": {"type": "string"},
         },
-        "requires_auth": True,
-        "response": {
+        body=None,
+        item_schema=None,
+        response={
             "properties": {
                 "data": {
                     "items": {
@@ -246,20 +269,25 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "data", "timestamp"],
             "type": "object",
         },
-        "route": "/api/resources",
-        "success_status": 200,
-    },
-    "post_anomalies": {
-        "batch": {
-            "accepted_field": "accepted",
-            "id_field": "id",
-            "index_field": "index",
-            "max_items": 500,
-            "min_items": 1,
-            "reason_field": "reason",
-            "rejected_field": "rejected",
-        },
-        "body": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=None,
+        page=PageSpec(
+            cursor_param="cursor",
+            items_field="data",
+            next_field="nextCursor",
+            items_attr="data",
+            next_attr="next_cursor",
+        ),
+    ),
+    "post_anomalies": Operation(
+        operation_id="post_anomalies",
+        method="POST",
+        route="/api/anomalies",
+        idempotency_header="Idempotency-Key",
+        params={},
+        body={
             "items": {
                 "properties": {
                     "accountId": {"type": "string"},
@@ -279,14 +307,22 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "minItems": 1,
             "type": "array",
         },
-        "idempotency_header": "Idempotency-Key",
-        "method": "POST",
-        "operation_id": "post_anomalies",
-        "pagination": None,
-        "path_params": {},
-        "query_params": {},
-        "requires_auth": True,
-        "response": {
+        item_schema={
+            "properties": {
+                "accountId": {"type": "string"},
+                "actualCost": {"type": "number"},
+                "anomalyId": {"maxLength": 128, "minLength": 1, "type": "string"},
+                "anomalyType": {"maxLength": 64, "minLength": 1, "type": "string"},
+                "detectedAt": {"format": "date-time", "type": "string"},
+                "expectedCost": {"type": "number"},
+                "region": {"type": "string"},
+                "rootCause": {"maxLength": 2000, "type": "string"},
+                "severity": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"], "type": "string"},
+            },
+            "required": ["anomalyId", "anomalyType", "severity", "actualCost", "expectedCost"],
+            "type": "object",
+        },
+        response={
             "properties": {
                 "accepted": {"minimum": 0, "type": "integer"},
                 "message": {"type": "string"},
@@ -308,20 +344,27 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "accepted", "rejected", "timestamp"],
             "type": "object",
         },
-        "route": "/api/anomalies",
-        "success_status": 200,
-    },
-    "post_budget_forecasts": {
-        "batch": {
-            "accepted_field": "accepted",
-            "id_field": "id",
-            "index_field": "index",
-            "max_items": 500,
-            "min_items": 1,
-            "reason_field": "reason",
-            "rejected_field": "rejected",
-        },
-        "body": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=BatchSpec(
+            max_items=500,
+            min_items=1,
+            accepted_field="accepted",
+            rejected_field="rejected",
+            index_field="index",
+            reason_field="reason",
+            id_field="id",
+        ),
+        page=None,
+    ),
+    "post_budget_forecasts": Operation(
+        operation_id="post_budget_forecasts",
+        method="POST",
+        route="/api/budgets/forecasts",
+        idempotency_header="Idempotency-Key",
+        params={},
+        body={
             "items": {
                 "properties": {
                     "accountId": {"type": "string"},
@@ -341,14 +384,22 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "minItems": 1,
             "type": "array",
         },
-        "idempotency_header": "Idempotency-Key",
-        "method": "POST",
-        "operation_id": "post_budget_forecasts",
-        "pagination": None,
-        "path_params": {},
-        "query_params": {},
-        "requires_auth": True,
-        "response": {
+        item_schema={
+            "properties": {
+                "accountId": {"type": "string"},
+                "budgetAmount": {"minimum": 0, "type": "number"},
+                "budgetId": {"maxLength": 128, "minLength": 1, "type": "string"},
+                "budgetType": {"maxLength": 64, "minLength": 1, "type": "string"},
+                "forecastAmount": {"minimum": 0, "type": "number"},
+                "parentBudgetId": {"type": "string"},
+                "periodEnd": {"format": "date", "type": "string"},
+                "periodStart": {"format": "date", "type": "string"},
+                "tags": {"additionalProperties": {"type": "string"}, "type": "object"},
+            },
+            "required": ["budgetId", "budgetType", "budgetAmount", "forecastAmount"],
+            "type": "object",
+        },
+        response={
             "properties": {
                 "accepted": {"minimum": 0, "type": "integer"},
                 "message": {"type": "string"},
@@ -370,20 +421,27 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "accepted", "rejected", "timestamp"],
             "type": "object",
         },
-        "route": "/api/budgets/forecasts",
-        "success_status": 200,
-    },
-    "post_optimizations": {
-        "batch": {
-            "accepted_field": "accepted",
-            "id_field": "id",
-            "index_field": "index",
-            "max_items": 500,
-            "min_items": 1,
-            "reason_field": "reason",
-            "rejected_field": "rejected",
-        },
-        "body": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=BatchSpec(
+            max_items=500,
+            min_items=1,
+            accepted_field="accepted",
+            rejected_field="rejected",
+            index_field="index",
+            reason_field="reason",
+            id_field="id",
+        ),
+        page=None,
+    ),
+    "post_optimizations": Operation(
+        operation_id="post_optimizations",
+        method="POST",
+        route="/api/optimizations",
+        idempotency_header="Idempotency-Key",
+        params={},
+        body={
             "items": {
                 "properties": {
                     "accountId": {"type": "string"},
@@ -413,14 +471,25 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "minItems": 1,
             "type": "array",
         },
-        "idempotency_header": "Idempotency-Key",
-        "method": "POST",
-        "operation_id": "post_optimizations",
-        "pagination": None,
-        "path_params": {},
-        "query_params": {},
-        "requires_auth": True,
-        "response": {
+        item_schema={
+            "properties": {
+                "accountId": {"type": "string"},
+                "confidenceScore": {"maximum": 1, "minimum": 0, "type": "number"},
+                "estimatedSavings": {"minimum": 0, "type": "number"},
+                "optimizationId": {"maxLength": 128, "minLength": 1, "type": "string"},
+                "optimizationType": {
+                    "enum": ["RIGHTSIZE", "TERMINATE", "RESERVED_INSTANCE", "SAVINGS_PLAN", "STORAGE_TIER", "SCHEDULE"],
+                    "type": "string",
+                },
+                "resourceId": {"maxLength": 256, "minLength": 1, "type": "string"},
+                "riskLevel": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"], "type": "string"},
+                "status": {"enum": ["PENDING", "APPROVED", "REJECTED"], "type": "string"},
+                "timestamp": {"format": "date-time", "type": "string"},
+            },
+            "required": ["optimizationId", "resourceId", "optimizationType", "estimatedSavings"],
+            "type": "object",
+        },
+        response={
             "properties": {
                 "accepted": {"minimum": 0, "type": "integer"},
                 "message": {"type": "string"},
@@ -442,20 +511,27 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "accepted", "rejected", "timestamp"],
             "type": "object",
         },
-        "route": "/api/optimizations",
-        "success_status": 200,
-    },
-    "post_resources": {
-        "batch": {
-            "accepted_field": "accepted",
-            "id_field": "id",
-            "index_field": "index",
-            "max_items": 500,
-            "min_items": 1,
-            "reason_field": "reason",
-            "rejected_field": "rejected",
-        },
-        "body": {
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=BatchSpec(
+            max_items=500,
+            min_items=1,
+            accepted_field="accepted",
+            rejected_field="rejected",
+            index_field="index",
+            reason_field="reason",
+            id_field="id",
+        ),
+        page=None,
+    ),
+    "post_resources": Operation(
+        operation_id="post_resources",
+        method="POST",
+        route="/api/resources",
+        idempotency_header="Idempotency-Key",
+        params={},
+        body={
             "items": {
                 "properties": {
                     "accountId": {"maxLength": 64, "type": "string"},
@@ -475,14 +551,22 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "minItems": 1,
             "type": "array",
         },
-        "idempotency_header": "Idempotency-Key",
-        "method": "POST",
-        "operation_id": "post_resources",
-        "pagination": None,
-        "path_params": {},
-        "query_params": {},
-        "requires_auth": True,
-        "response": {
+        item_schema={
+            "properties": {
+                "accountId": {"maxLength": 64, "type": "string"},
+                "currency": {"default": "USD", "pattern": "^[A-Z]{3}$", "type": "string"},
+                "currentCost": {"minimum": 0, "type": "number"},
+                "region": {"maxLength": 64, "minLength": 1, "type": "string"},
+                "resourceId": {"maxLength": 256, "minLength": 1, "type": "string"},
+                "resourceType": {"maxLength": 64, "minLength": 1, "type": "string"},
+                "tags": {"additionalProperties": {"maxLength": 256, "type": "string"}, "type": "object"},
+                "timestamp": {"format": "date-time", "type": "string"},
+                "utilizationMetrics": {"additionalProperties": {"type": "number"}, "type": "object"},
+            },
+            "required": ["resourceId", "resourceType", "region"],
+            "type": "object",
+        },
+        response={
             "properties": {
                 "accepted": {"minimum": 0, "type": "integer"},
                 "message": {"type": "string"},
@@ -504,7 +588,18 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
             "required": ["success", "accepted", "rejected", "timestamp"],
             "type": "object",
         },
-        "route": "/api/resources",
-        "success_status": 200,
-    },
+        success_statuses=(200,),
+        success_has_body=True,
+        requires_auth=True,
+        batch=BatchSpec(
+            max_items=500,
+            min_items=1,
+            accepted_field="accepted",
+            rejected_field="rejected",
+            index_field="index",
+            reason_field="reason",
+            id_field="id",
+        ),
+        page=None,
+    ),
 }

@@ -4,15 +4,35 @@ Each method builds its request with the generated endpoint module and hands it t
 resilient base class (auth, retries, circuit breaker, metrics, validation, batching).
 """
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import asyncio
+import ssl
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, ClassVar
 
+import httpx
 from resilience import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     AsyncAPIClient,
     BatchResult,
+    CircuitBreakerConfig,
+    ClientConfig,
     DryRun,
+    MetricsHook,
+    Operation,
     ProgressCallback,
+    RetryBudget,
+    RetryPolicy,
     SyncAPIClient,
+    no_body,
 )
 
 from .._contract import DEFAULT_BASE_URL, OPERATIONS
@@ -50,20 +70,100 @@ __all__ = ["AsyncFinOpsClient", "FinOpsClient"]
 class FinOpsClient(SyncAPIClient):
     """Sync client for the FinOps API; thread-safe, one per process is enough.
 
-    ``FinOpsClient(base_url=None, *, api_key=None, auth_type="api_key", auth=None, timeout=30.0,
-    max_retries=3, circuit_breaker_config=None, enable_circuit_breaker=True,
-    enable_performance_monitoring=True, dry_run=None, ...)``; defaults come from
-    ``FINOPS_API_URL``, ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``.
+    Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``. Times are in seconds.
+
+    - ``base_url`` (default ``None``): the API's root URL; None: from the environment
+    - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
+    - ``auth_type`` (default ``'api_key'``): how api_key is sent: api_key, bearer or basic
+    - ``auth`` (default ``None``): an auth object instead of api_key
+    - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
+    - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
+    - ``retry_policy`` (default ``None``): backoff, deadline and statuses
+    - ``retry_budget`` (default ``True``): True: 20% of requests plus 10/s; False/None: unbounded
+    - ``circuit_breaker_config`` (default ``None``): thresholds; None: the defaults
+    - ``enable_circuit_breaker`` (default ``True``): False: no breaker at all
+    - ``enable_performance_monitoring`` (default ``True``): False: no metrics
+    - ``metrics_hooks`` (default ``()``): exporters told of every request, retry and transition
+    - ``log_every_requests`` (default ``None``): log a metrics line every N requests
+    - ``log_every_seconds`` (default ``None``): log a metrics line every T seconds
+    - ``dry_run`` (default ``None``): validate and describe writes, send none; None: from the environment
+    - ``allow_insecure_http`` (default ``False``): allow credentials over plain http
+    - ``verify`` (default ``True``): TLS verification
+    - ``headers`` (default ``None``): extra headers on every request
+    - ``validate_responses`` (default ``True``): check 2xx bodies against the contract
+    - ``max_response_bytes`` (default ``DEFAULT_MAX_RESPONSE_BYTES``): largest response body read, in bytes
+    - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
+    - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
+    - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``transport``: the network transport (tests, proxies); ``sleep``: what waits, in seconds.
     """
 
-    _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
-    _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
-    _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
-        ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None
+    _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
+    _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
+        (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
     )
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        auth_type: str = "api_key",
+        auth: httpx.Auth | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        retry_budget: RetryBudget | bool | None = True,
+        circuit_breaker_config: CircuitBreakerConfig | None = None,
+        enable_circuit_breaker: bool = True,
+        enable_performance_monitoring: bool = True,
+        metrics_hooks: Iterable[MetricsHook] = (),
+        log_every_requests: int | None = None,
+        log_every_seconds: float | None = None,
+        dry_run: bool | None = None,
+        allow_insecure_http: bool = False,
+        verify: bool | str | ssl.SSLContext = True,
+        headers: Mapping[str, str] | None = None,
+        validate_responses: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        batch_concurrency: int = 4,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        config = ClientConfig.from_env(
+            self._ENV_PREFIX,
+            default_base_url=self._DEFAULT_BASE_URL,
+            base_url=base_url,
+            api_key=api_key,
+            auth_type=auth_type,
+            auth=auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            retry_budget=retry_budget,
+            circuit_breaker_config=circuit_breaker_config,
+            enable_circuit_breaker=enable_circuit_breaker,
+            enable_performance_monitoring=enable_performance_monitoring,
+            metrics_hooks=metrics_hooks,
+            log_every_requests=log_every_requests,
+            log_every_seconds=log_every_seconds,
+            dry_run=dry_run,
+            allow_insecure_http=allow_insecure_http,
+            verify=verify,
+            headers=headers,
+            validate_responses=validate_responses,
+            max_response_bytes=max_response_bytes,
+            batch_concurrency=batch_concurrency,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
+        super().__init__(config, transport=transport, sleep=sleep)
 
     def get_health(
         self,
@@ -71,6 +171,7 @@ class FinOpsClient(SyncAPIClient):
         """Backend health"""
 
         return self._call(
+            OPERATIONS["get_health"],
             _get_health._get_kwargs(),
             HealthStatus.from_dict,
         )
@@ -86,7 +187,7 @@ class FinOpsClient(SyncAPIClient):
     ) -> ResourcePage:
         """List resource inventory"""
         self._check_params(
-            "get_resources",
+            OPERATIONS["get_resources"],
             {
                 "resourceType": resource_type,
                 "region": region,
@@ -97,6 +198,7 @@ class FinOpsClient(SyncAPIClient):
         )
 
         return self._call(
+            OPERATIONS["get_resources"],
             _get_resources._get_kwargs(
                 resource_type=resource_type,
                 region=region,
@@ -126,7 +228,7 @@ class FinOpsClient(SyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_resources", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_resources"], fetch)
 
     def post_resources(
         self,
@@ -149,7 +251,7 @@ class FinOpsClient(SyncAPIClient):
         """
 
         return self._ingest(
-            "post_resources",
+            OPERATIONS["post_resources"],
             items,
             lambda: _post_resources._get_kwargs(
                 body=[],
@@ -171,7 +273,7 @@ class FinOpsClient(SyncAPIClient):
     ) -> OptimizationPage:
         """List cost optimizations"""
         self._check_params(
-            "get_optimizations",
+            OPERATIONS["get_optimizations"],
             {
                 "status": status,
                 "riskLevel": risk_level,
@@ -186,6 +288,7 @@ class FinOpsClient(SyncAPIClient):
             risk_level = RiskLevel(risk_level)  # a plain str works too
 
         return self._call(
+            OPERATIONS["get_optimizations"],
             _get_optimizations._get_kwargs(
                 status=status,
                 risk_level=risk_level,
@@ -212,7 +315,7 @@ class FinOpsClient(SyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_optimizations", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_optimizations"], fetch)
 
     def post_optimizations(
         self,
@@ -235,7 +338,7 @@ class FinOpsClient(SyncAPIClient):
         """
 
         return self._ingest(
-            "post_optimizations",
+            OPERATIONS["post_optimizations"],
             items,
             lambda: _post_optimizations._get_kwargs(
                 body=[],
@@ -258,7 +361,7 @@ class FinOpsClient(SyncAPIClient):
         In dry run, validates and returns what would have been sent instead.
         """
         self._check_params(
-            "approve_optimization",
+            OPERATIONS["approve_optimization"],
             {
                 "optimizationId": optimization_id,
             },
@@ -269,6 +372,7 @@ class FinOpsClient(SyncAPIClient):
             comment=UNSET if comment is None else comment,
         )
         return self._call_with_body(
+            OPERATIONS["approve_optimization"],
             _approve_optimization._get_kwargs(
                 optimization_id=optimization_id,
                 body=body,
@@ -286,7 +390,7 @@ class FinOpsClient(SyncAPIClient):
     ) -> AnomalyPage:
         """List cost anomalies"""
         self._check_params(
-            "get_anomalies",
+            OPERATIONS["get_anomalies"],
             {
                 "severity": severity,
                 "limit": limit,
@@ -298,6 +402,7 @@ class FinOpsClient(SyncAPIClient):
             severity = Severity(severity)  # a plain str works too
 
         return self._call(
+            OPERATIONS["get_anomalies"],
             _get_anomalies._get_kwargs(
                 severity=severity,
                 limit=limit,
@@ -321,7 +426,7 @@ class FinOpsClient(SyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_anomalies", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_anomalies"], fetch)
 
     def post_anomalies(
         self,
@@ -344,7 +449,7 @@ class FinOpsClient(SyncAPIClient):
         """
 
         return self._ingest(
-            "post_anomalies",
+            OPERATIONS["post_anomalies"],
             items,
             lambda: _post_anomalies._get_kwargs(
                 body=[],
@@ -364,7 +469,7 @@ class FinOpsClient(SyncAPIClient):
     ) -> BudgetForecastPage:
         """List budget forecasts"""
         self._check_params(
-            "get_budget_forecasts",
+            OPERATIONS["get_budget_forecasts"],
             {
                 "limit": limit,
                 "cursor": cursor,
@@ -372,6 +477,7 @@ class FinOpsClient(SyncAPIClient):
         )
 
         return self._call(
+            OPERATIONS["get_budget_forecasts"],
             _get_budget_forecasts._get_kwargs(
                 limit=limit,
                 cursor=cursor,
@@ -392,7 +498,7 @@ class FinOpsClient(SyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_budget_forecasts", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_budget_forecasts"], fetch)
 
     def post_budget_forecasts(
         self,
@@ -415,7 +521,7 @@ class FinOpsClient(SyncAPIClient):
         """
 
         return self._ingest(
-            "post_budget_forecasts",
+            OPERATIONS["post_budget_forecasts"],
             items,
             lambda: _post_budget_forecasts._get_kwargs(
                 body=[],
@@ -429,16 +535,102 @@ class FinOpsClient(SyncAPIClient):
 
 
 class AsyncFinOpsClient(AsyncAPIClient):
-    """Async client for the FinOps API; share one per event loop."""
+    """Async client for the FinOps API; share one per event loop.
 
-    _CONTRACT: ClassVar[Mapping[str, Mapping[str, Any]]] = OPERATIONS
+    Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``. Times are in seconds.
+
+    - ``base_url`` (default ``None``): the API's root URL; None: from the environment
+    - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
+    - ``auth_type`` (default ``'api_key'``): how api_key is sent: api_key, bearer or basic
+    - ``auth`` (default ``None``): an auth object instead of api_key
+    - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
+    - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
+    - ``retry_policy`` (default ``None``): backoff, deadline and statuses
+    - ``retry_budget`` (default ``True``): True: 20% of requests plus 10/s; False/None: unbounded
+    - ``circuit_breaker_config`` (default ``None``): thresholds; None: the defaults
+    - ``enable_circuit_breaker`` (default ``True``): False: no breaker at all
+    - ``enable_performance_monitoring`` (default ``True``): False: no metrics
+    - ``metrics_hooks`` (default ``()``): exporters told of every request, retry and transition
+    - ``log_every_requests`` (default ``None``): log a metrics line every N requests
+    - ``log_every_seconds`` (default ``None``): log a metrics line every T seconds
+    - ``dry_run`` (default ``None``): validate and describe writes, send none; None: from the environment
+    - ``allow_insecure_http`` (default ``False``): allow credentials over plain http
+    - ``verify`` (default ``True``): TLS verification
+    - ``headers`` (default ``None``): extra headers on every request
+    - ``validate_responses`` (default ``True``): check 2xx bodies against the contract
+    - ``max_response_bytes`` (default ``DEFAULT_MAX_RESPONSE_BYTES``): largest response body read, in bytes
+    - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
+    - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
+    - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``transport``: the network transport (tests, proxies); ``asleep``: what waits, in seconds.
+    """
+
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
-    _HEALTH_OPERATION: ClassVar[str | None] = "get_health" if "get_health" in OPERATIONS else None
-    _HEALTH_FALLBACK: ClassVar[tuple[str, Mapping[str, Any]] | None] = (
-        ("get_resources", {"limit": 1}) if "get_resources" in OPERATIONS else None
+    _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
+    _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
+        (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
     )
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        auth_type: str = "api_key",
+        auth: httpx.Auth | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        retry_budget: RetryBudget | bool | None = True,
+        circuit_breaker_config: CircuitBreakerConfig | None = None,
+        enable_circuit_breaker: bool = True,
+        enable_performance_monitoring: bool = True,
+        metrics_hooks: Iterable[MetricsHook] = (),
+        log_every_requests: int | None = None,
+        log_every_seconds: float | None = None,
+        dry_run: bool | None = None,
+        allow_insecure_http: bool = False,
+        verify: bool | str | ssl.SSLContext = True,
+        headers: Mapping[str, str] | None = None,
+        validate_responses: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        batch_concurrency: int = 4,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        config = ClientConfig.from_env(
+            self._ENV_PREFIX,
+            default_base_url=self._DEFAULT_BASE_URL,
+            base_url=base_url,
+            api_key=api_key,
+            auth_type=auth_type,
+            auth=auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            retry_budget=retry_budget,
+            circuit_breaker_config=circuit_breaker_config,
+            enable_circuit_breaker=enable_circuit_breaker,
+            enable_performance_monitoring=enable_performance_monitoring,
+            metrics_hooks=metrics_hooks,
+            log_every_requests=log_every_requests,
+            log_every_seconds=log_every_seconds,
+            dry_run=dry_run,
+            allow_insecure_http=allow_insecure_http,
+            verify=verify,
+            headers=headers,
+            validate_responses=validate_responses,
+            max_response_bytes=max_response_bytes,
+            batch_concurrency=batch_concurrency,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
+        super().__init__(config, transport=transport, asleep=asleep)
 
     async def get_health(
         self,
@@ -446,6 +638,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         """Backend health"""
 
         return await self._call(
+            OPERATIONS["get_health"],
             _get_health._get_kwargs(),
             HealthStatus.from_dict,
         )
@@ -461,7 +654,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     ) -> ResourcePage:
         """List resource inventory"""
         self._check_params(
-            "get_resources",
+            OPERATIONS["get_resources"],
             {
                 "resourceType": resource_type,
                 "region": region,
@@ -472,6 +665,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         )
 
         return await self._call(
+            OPERATIONS["get_resources"],
             _get_resources._get_kwargs(
                 resource_type=resource_type,
                 region=region,
@@ -501,7 +695,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_resources", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_resources"], fetch)
 
     async def post_resources(
         self,
@@ -524,7 +718,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         """
 
         return await self._ingest(
-            "post_resources",
+            OPERATIONS["post_resources"],
             items,
             lambda: _post_resources._get_kwargs(
                 body=[],
@@ -546,7 +740,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     ) -> OptimizationPage:
         """List cost optimizations"""
         self._check_params(
-            "get_optimizations",
+            OPERATIONS["get_optimizations"],
             {
                 "status": status,
                 "riskLevel": risk_level,
@@ -561,6 +755,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             risk_level = RiskLevel(risk_level)  # a plain str works too
 
         return await self._call(
+            OPERATIONS["get_optimizations"],
             _get_optimizations._get_kwargs(
                 status=status,
                 risk_level=risk_level,
@@ -587,7 +782,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_optimizations", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_optimizations"], fetch)
 
     async def post_optimizations(
         self,
@@ -610,7 +805,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         """
 
         return await self._ingest(
-            "post_optimizations",
+            OPERATIONS["post_optimizations"],
             items,
             lambda: _post_optimizations._get_kwargs(
                 body=[],
@@ -633,7 +828,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         In dry run, validates and returns what would have been sent instead.
         """
         self._check_params(
-            "approve_optimization",
+            OPERATIONS["approve_optimization"],
             {
                 "optimizationId": optimization_id,
             },
@@ -644,6 +839,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             comment=UNSET if comment is None else comment,
         )
         return await self._call_with_body(
+            OPERATIONS["approve_optimization"],
             _approve_optimization._get_kwargs(
                 optimization_id=optimization_id,
                 body=body,
@@ -661,7 +857,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     ) -> AnomalyPage:
         """List cost anomalies"""
         self._check_params(
-            "get_anomalies",
+            OPERATIONS["get_anomalies"],
             {
                 "severity": severity,
                 "limit": limit,
@@ -673,6 +869,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             severity = Severity(severity)  # a plain str works too
 
         return await self._call(
+            OPERATIONS["get_anomalies"],
             _get_anomalies._get_kwargs(
                 severity=severity,
                 limit=limit,
@@ -696,7 +893,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_anomalies", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_anomalies"], fetch)
 
     async def post_anomalies(
         self,
@@ -719,7 +916,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         """
 
         return await self._ingest(
-            "post_anomalies",
+            OPERATIONS["post_anomalies"],
             items,
             lambda: _post_anomalies._get_kwargs(
                 body=[],
@@ -739,7 +936,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     ) -> BudgetForecastPage:
         """List budget forecasts"""
         self._check_params(
-            "get_budget_forecasts",
+            OPERATIONS["get_budget_forecasts"],
             {
                 "limit": limit,
                 "cursor": cursor,
@@ -747,6 +944,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         )
 
         return await self._call(
+            OPERATIONS["get_budget_forecasts"],
             _get_budget_forecasts._get_kwargs(
                 limit=limit,
                 cursor=cursor,
@@ -767,7 +965,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
                 cursor=UNSET if cursor is None else cursor,
             )
 
-        return self._iterate(fetch, "get_budget_forecasts", "data", "next_cursor")
+        return self._iterate(OPERATIONS["get_budget_forecasts"], fetch)
 
     async def post_budget_forecasts(
         self,
@@ -790,7 +988,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         """
 
         return await self._ingest(
-            "post_budget_forecasts",
+            OPERATIONS["post_budget_forecasts"],
             items,
             lambda: _post_budget_forecasts._get_kwargs(
                 body=[],

@@ -36,10 +36,6 @@ def _get_kwargs(
         "method": "get",
         "url": "/api/anomalies",
         "params": params,
-        "extensions": {
-            "operation_id": "get_anomalies",
-            "route_template": "/api/anomalies",
-        },
     }
 
     return _kwargs

@@ -23,11 +23,6 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/anomalies",
-        "extensions": {
-            "operation_id": "post_anomalies",
-            "route_template": "/api/anomalies",
-            "idempotency_header": "Idempotency-Key",
-        },
     }
 
     _kwargs["json"] = []

@@ -28,10 +28,6 @@ def _get_kwargs(
         "method": "get",
         "url": "/api/budgets/forecasts",
         "params": params,
-        "extensions": {
-            "operation_id": "get_budget_forecasts",
-            "route_template": "/api/budgets/forecasts",
-        },
     }
 
     return _kwargs

@@ -23,11 +23,6 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/budgets/forecasts",
-        "extensions": {
-            "operation_id": "post_budget_forecasts",
-            "route_template": "/api/budgets/forecasts",
-            "idempotency_header": "Idempotency-Key",
-        },
     }
 
     _kwargs["json"] = []

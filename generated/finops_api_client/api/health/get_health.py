@@ -15,10 +15,6 @@ def _get_kwargs() -> dict[str, Any]:
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/health",
-        "extensions": {
-            "operation_id": "get_health",
-            "route_template": "/api/health",
-        },
     }
 
     return _kwargs

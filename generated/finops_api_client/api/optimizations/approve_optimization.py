@@ -27,11 +27,6 @@ def _get_kwargs(
         "url": "/api/optimizations/{optimization_id}/approve".format(
             optimization_id=quote(str(optimization_id), safe=""),
         ),
-        "extensions": {
-            "operation_id": "approve_optimization",
-            "route_template": "/api/optimizations/{optimizationId}/approve",
-            "idempotency_header": "Idempotency-Key",
-        },
     }
 
     _kwargs["json"] = body.to_dict()

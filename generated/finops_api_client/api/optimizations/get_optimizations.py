@@ -44,10 +44,6 @@ def _get_kwargs(
         "method": "get",
         "url": "/api/optimizations",
         "params": params,
-        "extensions": {
-            "operation_id": "get_optimizations",
-            "route_template": "/api/optimizations",
-        },
     }
 
     return _kwargs

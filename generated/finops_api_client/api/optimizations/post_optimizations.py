@@ -23,11 +23,6 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/optimizations",
-        "extensions": {
-            "operation_id": "post_optimizations",
-            "route_template": "/api/optimizations",
-            "idempotency_header": "Idempotency-Key",
-        },
     }
 
     _kwargs["json"] = []

@@ -37,10 +37,6 @@ def _get_kwargs(
         "method": "get",
         "url": "/api/resources",
         "params": params,
-        "extensions": {
-            "operation_id": "get_resources",
-            "route_template": "/api/resources",
-        },
     }
 
     return _kwargs

@@ -23,11 +23,6 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/resources",
-        "extensions": {
-            "operation_id": "post_resources",
-            "route_template": "/api/resources",
-            "idempotency_header": "Idempotency-Key",
-        },
     }
 
     _kwargs["json"] = []

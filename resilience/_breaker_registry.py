@@ -1,0 +1,143 @@
+"""Breakers by key: the registry a transport stack shares, and the client's handle on its breakers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import ClassVar, Final
+
+from ._breaker import CircuitBreaker
+from ._breaker_config import BreakerListener, CircuitBreakerConfig, CircuitState
+
+__all__ = ["BreakerRegistry", "CircuitBreakerControl"]
+
+
+class BreakerRegistry:
+    """Breakers by key (origin, or origin and operation per ``config.scope``), created on first use."""
+
+    def __init__(
+        self,
+        config: CircuitBreakerConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        listeners: Iterable[BreakerListener] = (),
+    ) -> None:
+        self._config: Final = config if config is not None else CircuitBreakerConfig()
+        self._clock: Final = clock
+        self._listeners: Final = tuple(listeners)
+        self._lock: Final = threading.Lock()
+        self._breakers: Final[dict[str, CircuitBreaker]] = {}
+        self._forced = False
+
+    @property
+    def config(self) -> CircuitBreakerConfig:
+        return self._config
+
+    @property
+    def forced_open(self) -> bool:
+        """``force_open_all()`` is in effect (breakers created from now on start forced open too)."""
+        return self._forced
+
+    def key_for(self, origin: str, operation: str | None) -> str:
+        if self._config.scope == "origin" or operation is None:
+            return origin
+        return f"{origin} {operation}"
+
+    def get(self, key: str) -> CircuitBreaker:
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            with self._lock:
+                breaker = self._breakers.get(key)
+                if breaker is None:
+                    breaker = CircuitBreaker(self._config, name=key, clock=self._clock, listeners=self._listeners)
+                    if self._forced:
+                        breaker.force_open()
+                    self._breakers[key] = breaker
+        return breaker
+
+    def breakers(self) -> Mapping[str, CircuitBreaker]:
+        """A read-only copy of the breakers created so far."""
+        return MappingProxyType(self._breakers.copy())
+
+    def reset_all(self) -> None:
+        """Reset every breaker and end a ``force_open_all()``."""
+        with self._lock:
+            self._forced = False
+            breakers = list(self._breakers.values())
+        for breaker in breakers:
+            breaker.reset()
+
+    def force_open_all(self) -> None:
+        """Force every breaker open, including those created later, until ``reset_all()``."""
+        with self._lock:
+            self._forced = True
+            breakers = list(self._breakers.values())
+        for breaker in breakers:
+            breaker.force_open()
+
+
+class CircuitBreakerControl:
+    """The client's breakers as one handle: state, force open, reset.
+
+    Per-origin scope (the default): the breaker of the client's own origin. Per-operation
+    scope: all of them; ``state`` is the most open one and ``force_open()`` holds for
+    operations not called yet too.
+    """
+
+    _SEVERITY: ClassVar[dict[CircuitState, int]] = {
+        CircuitState.DISABLED: 0,
+        CircuitState.CLOSED: 1,
+        CircuitState.HALF_OPEN: 2,
+        CircuitState.OPEN: 3,
+        CircuitState.FORCED_OPEN: 4,
+    }
+
+    def __init__(self, registry: BreakerRegistry, home_key: str) -> None:
+        self._registry = registry
+        self._home_key = home_key
+
+    @property
+    def _per_operation(self) -> bool:
+        return self._registry.config.scope == "operation"
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The breaker of the client's own origin (per-origin scope)."""
+        return self._registry.get(self._home_key)
+
+    @property
+    def state(self) -> CircuitState:
+        if not self._per_operation:
+            return self.breaker.state
+        if self._registry.forced_open:
+            return CircuitState.FORCED_OPEN
+        states = [b.state for b in self._registry.breakers().values()] or [CircuitState.CLOSED]
+        return max(states, key=self._SEVERITY.__getitem__)
+
+    def force_open(self) -> None:
+        if self._per_operation:
+            self._registry.force_open_all()
+        else:
+            self.breaker.force_open()
+
+    def reset(self) -> None:
+        if self._per_operation:
+            self._registry.reset_all()
+        else:
+            self.breaker.reset()
+
+    def snapshot(self) -> dict[str, object]:
+        if not self._per_operation:
+            return self.breaker.snapshot().as_dict()
+        per_op = {key: b.snapshot().as_dict() for key, b in sorted(self._registry.breakers().items())}
+        return {
+            "state": self.state.value,
+            "failure_count": sum(int(str(d["failure_count"])) for d in per_op.values()),
+            "rejected_count": sum(int(str(d["rejected_count"])) for d in per_op.values()),
+            "breakers": per_op,
+        }
+
+    def __repr__(self) -> str:
+        return f"CircuitBreakerControl(state={self.state.value!r})"
