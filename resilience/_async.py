@@ -4,6 +4,7 @@ batch's chunks several at a time."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
@@ -11,7 +12,6 @@ import httpx
 
 from ._base import _Core, fast_cookies
 from ._batch import BatchResult, DryRun, ProgressCallback
-from ._batch_run import BatchRun, plan_for, prepare_items
 from ._body import read_body_async
 from ._config import ClientConfig
 from ._health import HealthReport
@@ -64,16 +64,14 @@ class AsyncAPIClient(_Core):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
+        response = await self._http.send(request, auth=auth, stream=True)
+        await read_body_async(request, response, self._config.max_response_bytes)
+        return response
+
     async def _run(self, flow: Flow[T], wait_sibling: Callable[[], Awaitable[None]] | None = None) -> T:
         """Drive one procedure; every logical call in it keeps the credential it starts with."""
-        auth = self._stack.auth.pinned()
-        cap = self._config.max_response_bytes
-
-        async def send(request: httpx.Request) -> httpx.Response:
-            response = await self._http.send(request, auth=auth, stream=True)
-            await read_body_async(request, response, cap)
-            return response
-
+        send = functools.partial(self._send, auth=self._stack.auth.pinned())
         return await drive_async(flow, send, self._asleep, wait_sibling)
 
     async def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
@@ -109,22 +107,9 @@ class AsyncAPIClient(_Core):
         resume: BatchResult | None = None,
         concurrency: int | None = None,
     ) -> BatchResult:
-        data = prepare_items(self, op, items)
-        plan = plan_for(op, len(data), chunk_size, resume)
-        if self.dry_run:
-            report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
-            return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
-        run = BatchRun(
-            self,
-            op,
-            data,
-            plan,
-            resume,
-            make_kwargs=make_kwargs,
-            parse=parse,
-            progress=progress,
-            wait_for_recovery=wait_for_recovery,
-        )
+        run = self._start_batch(op, items, make_kwargs, parse, chunk_size, progress, wait_for_recovery, resume)
+        if isinstance(run, BatchResult):
+            return run  # a dry run
         sem = asyncio.Semaphore(concurrency or self._config.batch_concurrency)
         returned = [asyncio.Event()]  # set (and replaced) whenever a chunk of this call comes back
 
@@ -141,7 +126,7 @@ class AsyncAPIClient(_Core):
             async with sem:
                 await self._run(run.chunk_flow(chunk), wait_sibling)
 
-        tasks = [asyncio.ensure_future(one(chunk)) for chunk in plan]
+        tasks = [asyncio.ensure_future(one(chunk)) for chunk in run.plan]
         try:
             await asyncio.gather(*tasks)
         except BaseException:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import httpx
 
 from ._auth import SwitchableAuth, auth_from_credential
-from ._batch import DryRun
+from ._batch import BatchResult, DryRun, ProgressCallback
+from ._batch_run import BatchRun, plan_for, prepare_items
 from ._breaker import CircuitBreaker
 from ._breaker_config import CircuitBreakerConfig
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
@@ -322,6 +323,36 @@ class _Core:
         if self.dry_run and op.method != "GET":
             return self._dry_run_report(op, 1, [(0, 1)], body)
         return (yield from self._call_flow(op, self._with_body(kwargs, self._encode(body), op, None), parse))
+
+    def _start_batch(
+        self,
+        op: Operation,
+        items: Sequence[Any],
+        make_kwargs: Callable[[], dict[str, Any]],
+        parse: Callable[[Any], Any],
+        chunk_size: int | None,
+        progress: ProgressCallback | None,
+        wait_for_recovery: float | None,
+        resume: BatchResult | None,
+    ) -> BatchRun | BatchResult:
+        """Validate every item and plan the chunks: a run for the driver, or (dry run) the
+        result that says what would have been sent."""
+        data = prepare_items(self, op, items)
+        plan = plan_for(op, len(data), chunk_size, resume)
+        if self.dry_run:
+            report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
+            return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
+        return BatchRun(
+            self,
+            op,
+            data,
+            plan,
+            resume,
+            make_kwargs=make_kwargs,
+            parse=parse,
+            progress=progress,
+            wait_for_recovery=wait_for_recovery,
+        )
 
     def _health_flow(self) -> Flow[HealthReport]:
         return health_flow(self)

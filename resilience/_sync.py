@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar
@@ -10,7 +11,6 @@ import httpx
 
 from ._base import _Core, fast_cookies
 from ._batch import BatchResult, DryRun, ProgressCallback
-from ._batch_run import BatchRun, plan_for, prepare_items
 from ._body import read_body_sync
 from ._config import ClientConfig
 from ._health import HealthReport
@@ -60,17 +60,14 @@ class SyncAPIClient(_Core):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
+        response = self._http.send(request, auth=auth, stream=True)
+        read_body_sync(request, response, self._config.max_response_bytes)
+        return response
+
     def _run(self, flow: Flow[T]) -> T:
         """Drive one procedure; every logical call in it keeps the credential it starts with."""
-        auth = self._stack.auth.pinned()
-        cap = self._config.max_response_bytes
-
-        def send(request: httpx.Request) -> httpx.Response:
-            response = self._http.send(request, auth=auth, stream=True)
-            read_body_sync(request, response, cap)
-            return response
-
-        return drive_sync(flow, send, self._sleep)
+        return drive_sync(flow, functools.partial(self._send, auth=self._stack.auth.pinned()), self._sleep)
 
     def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
         return self._run(self._call_flow(op, kwargs, parse))
@@ -103,23 +100,10 @@ class SyncAPIClient(_Core):
         wait_for_recovery: float | None = None,
         resume: BatchResult | None = None,
     ) -> BatchResult:
-        data = prepare_items(self, op, items)
-        plan = plan_for(op, len(data), chunk_size, resume)
-        if self.dry_run:
-            report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
-            return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
-        run = BatchRun(
-            self,
-            op,
-            data,
-            plan,
-            resume,
-            make_kwargs=make_kwargs,
-            parse=parse,
-            progress=progress,
-            wait_for_recovery=wait_for_recovery,
-        )
-        for chunk in plan:
+        run = self._start_batch(op, items, make_kwargs, parse, chunk_size, progress, wait_for_recovery, resume)
+        if isinstance(run, BatchResult):
+            return run  # a dry run
+        for chunk in run.plan:
             self._run(run.chunk_flow(chunk))
         return run.result()
 
