@@ -20,6 +20,8 @@ from typing import Any, Final
 import aiohttp
 import httpx
 
+from ._body import DEFAULT_MAX_BODY
+
 __all__ = ["AiohttpTransport"]
 
 # Most specific first: the first match wins.
@@ -37,7 +39,6 @@ _BY_CAUSE: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], .
     (asyncio.TimeoutError, httpx.ReadTimeout),
 )
 _CATCH: Final = (aiohttp.ClientError, asyncio.TimeoutError)
-DEFAULT_MAX_BODY: Final = 64 * 1024 * 1024
 
 
 def map_exception(exc: BaseException) -> httpx.TransportError:

@@ -18,6 +18,7 @@ from typing import Any, Final
 import attrs
 import httpx
 
+from ._body import DEFAULT_MAX_BODY
 from ._breaker_config import CircuitBreakerConfig
 from ._errors import ConfigurationError
 from ._metrics_events import MetricsHook
@@ -25,7 +26,7 @@ from ._retry import RetryBudget, RetryPolicy
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientConfig"]
 
-DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES: Final = DEFAULT_MAX_BODY
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
