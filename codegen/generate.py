@@ -7,6 +7,8 @@
 2. Write ``_contract.py``: one typed ``resilience.Operation`` per operation (route template,
    idempotency header, schemas with $refs inlined, batch and page specs, success statuses)
    plus the stamp (spec sha256, generator version), and ``py.typed``.
+3. Compile every generated module: a template bug the generator and ruff let through (a
+   duplicate argument) fails the run, not the first import.
 Two runs give byte-identical output.
 """
 
@@ -221,6 +223,16 @@ def write_kinds(templates: Path, spec: dict[str, Any]) -> None:
     (templates / "contract_kinds.jinja").write_text(text, encoding="utf-8")
 
 
+def check_compiles(out: Path) -> None:
+    """The generator and ruff accept code Python refuses (a duplicate argument, say): fail
+    the run here, naming the file and line, not at the first import of the package."""
+    for path in sorted(out.rglob("*.py")):
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise SystemExit(f"generated code does not compile: {exc.filename}:{exc.lineno}: {exc.msg}") from None
+
+
 def generate(out: Path, spec_path: Path) -> None:
     installed = importlib.metadata.version("openapi-python-client")
     if installed != GENERATOR_VERSION:
@@ -269,6 +281,7 @@ def generate(out: Path, spec_path: Path) -> None:
         ],
         check=True,
     )
+    check_compiles(out)
 
 
 def main() -> None:
