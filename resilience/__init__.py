@@ -55,7 +55,7 @@ from ._errors import (
     status_error_for,
 )
 from ._health import HealthReport
-from ._layers import CircuitBreakerTransport, CredentialGuardTransport, LoggingTransport, RetryTransport
+from ._layers import CircuitBreakerTransport, CredentialGuardTransport, Layer, LoggingTransport, RetryTransport
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
 from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
@@ -125,6 +125,7 @@ __all__ = [
     "HealthReport",
     "InsecureTransportError",
     "InternalServerError",
+    "Layer",
     "LoggingTransport",
     "MetricsHook",
     "MetricsRecorder",

@@ -2,7 +2,7 @@
 
 Below httpx's auth and redirect handling, each hop passes the breaker (an open circuit
 raises before any socket), the DEBUG log and the credential guard. A layer states what it
-does before and after the next one (:class:`_Layer` hooks); the sync and async plumbing is
+does before and after the next one (:class:`Layer` hooks); the sync and async plumbing is
 written once, in the base. :class:`RetryTransport` runs :func:`~resilience._call.call_flow`
 as a layer, for stacks built without the client.
 """
@@ -28,12 +28,12 @@ from ._redact import redact_body, redact_headers
 from ._retry import RetryBudget, RetryPolicy
 from ._steps import drive_async, drive_sync
 
-__all__ = ["CircuitBreakerTransport", "CredentialGuardTransport", "LoggingTransport", "RetryTransport"]
+__all__ = ["CircuitBreakerTransport", "CredentialGuardTransport", "Layer", "LoggingTransport", "RetryTransport"]
 
 log_http = logging.getLogger("resilience.http")
 
 
-class _Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """A layer over the next transport, used sync or async as its inner one is.
 
     Subclasses override the hooks; ``_max_body`` set means the body is read (within it)
@@ -90,7 +90,7 @@ class _Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-class CircuitBreakerTransport(_Layer):
+class CircuitBreakerTransport(Layer):
     """Asks the breaker for each attempt; a rejection raises before any socket is opened.
     The body is read before the outcome is recorded: a cut mid-body is a failure."""
 
@@ -137,7 +137,7 @@ def _route(request: httpx.Request) -> str:
     return op.route if op is not None else "<unrouted>"
 
 
-class LoggingTransport(_Layer):
+class LoggingTransport(Layer):
     """DEBUG lines per attempt: method, route, status, timing, attempt, request id; headers by
     allowlist and bodies redacted. Costs one ``isEnabledFor`` check when DEBUG is off."""
 
@@ -185,7 +185,7 @@ class LoggingTransport(_Layer):
         )
 
 
-class CredentialGuardTransport(_Layer):
+class CredentialGuardTransport(Layer):
     """Withholds every credential header from requests to any origin but the home one.
 
     httpx strips only ``Authorization`` on a cross-origin redirect; an ``X-API-Key`` or a
@@ -215,12 +215,12 @@ class CredentialGuardTransport(_Layer):
                 del headers[name]
 
 
-class RetryTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+class RetryTransport(Layer):
     """The logical call (correlation, metrics, retries within the budget) as a transport,
     for an httpx client assembled without :class:`~resilience.SyncAPIClient`. The SDK's own
     clients drive the same procedure above httpx's redirects instead."""
 
-    __slots__ = ("_asleep", "_inner", "_sleep", "ctx", "max_body")
+    __slots__ = ("_asleep", "_sleep", "ctx", "max_body")
 
     def __init__(
         self,
@@ -235,7 +235,7 @@ class RetryTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         wall_clock: Callable[[], float] = time.time,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
-        self._inner: Any = inner
+        super().__init__(inner)
         self.ctx = CallContext(policy, budget, metrics, clock, wall_clock)
         self.max_body = max_body
         self._sleep, self._asleep = sleep, asleep
@@ -255,9 +255,3 @@ class RetryTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await drive_async(call_flow(request, self.ctx), self._attempt_async, self._asleep)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()

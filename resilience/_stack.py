@@ -30,7 +30,7 @@ import httpx
 from ._auth import SwitchableAuth
 from ._body import DEFAULT_MAX_BODY
 from ._breaker_registry import BreakerRegistry
-from ._layers import CircuitBreakerTransport, CredentialGuardTransport, LoggingTransport, RetryTransport
+from ._layers import CircuitBreakerTransport, CredentialGuardTransport, Layer, LoggingTransport, RetryTransport
 from ._metrics import MetricsRecorder
 from ._retry import RetryBudget, RetryPolicy
 
@@ -75,12 +75,10 @@ def build_transport(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     max_body: int = DEFAULT_MAX_BODY,
-) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+) -> Layer:
     """Wrap ``inner`` in the per-attempt layers, innermost first in the code below; with
     ``per_call``, the logical call's procedure on top of them."""
-    t: httpx.BaseTransport | httpx.AsyncBaseTransport = CredentialGuardTransport(
-        inner, home_origin, stack.auth.sensitive_headers
-    )
+    t: Layer = CredentialGuardTransport(inner, home_origin, stack.auth.sensitive_headers)
     t = LoggingTransport(t)
     if stack.breakers is not None:
         t = CircuitBreakerTransport(t, stack.breakers, max_body=max_body)
