@@ -79,7 +79,7 @@ CLIENT_SCRIPT = textwrap.dedent(
     import finops_api_client, resilience
     from finops_api_client import FinOpsClient
     from finops_api_client.models import SavingsSummary
-    from resilience._testing import OpenAPIContract
+    from resilience import OpenAPIContract
 
     class Recording(httpx.HTTPTransport):
         def __init__(self):

@@ -16,8 +16,14 @@ import httpx
 import pytest
 import tenacity
 
-from resilience._errors import ConfigurationError, ResponseTooLargeError
-from resilience._retry import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from resilience import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    ConfigurationError,
+    ResponseTooLargeError,
+    RetryPolicy,
+    parse_retry_after,
+)
 
 WALL = 1_750_000_000.0  # 2025-06-15T15:06:40Z, a frozen wall clock
 
