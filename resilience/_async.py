@@ -44,7 +44,8 @@ class AsyncAPIClient(_Core):
         super().__init__(config)
         inner = transport or default_async_transport(verify=config.verify, max_body=config.max_response_bytes)
         self._asleep = asleep
-        self._http = httpx.AsyncClient(transport=self._wrap(inner), **self._httpx_options())
+        self._transport = self._wrap(inner)  # the per-attempt layers, outermost first
+        self._http = httpx.AsyncClient(transport=self._transport, **self._httpx_options())
         fast_cookies(self._http)
 
     @property

@@ -43,7 +43,8 @@ class SyncAPIClient(_Core):
         super().__init__(config)
         inner = transport or default_sync_transport(verify=config.verify)
         self._sleep = sleep
-        self._http = httpx.Client(transport=self._wrap(inner), **self._httpx_options())
+        self._transport = self._wrap(inner)  # the per-attempt layers, outermost first
+        self._http = httpx.Client(transport=self._transport, **self._httpx_options())
         fast_cookies(self._http)
 
     @property

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from tests.support import FakeTime
+from tests.support import MODES, Driver, FakeTime
 
 
 @pytest.fixture
 def ft() -> FakeTime:
     return FakeTime()
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """``sync`` or ``async``: a test taking it runs once against each client (see ``support.Driver``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def driver(mode: str, ft: FakeTime) -> AsyncIterator[Driver]:
+    """A ``Driver`` of the ``mode`` on ``ft``; the client it opens is closed after the test."""
+    d = Driver(mode, ft)
+    try:
+        yield d
+    finally:
+        await d.close()
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,9 @@ from resilience import (
     ResponseTooLargeError,
     RetryPolicy,
 )
+from tests.support import resource
 
-GOOD = {"resourceId": "r-1", "resourceType": "ec2", "region": "eu-west-1"}
+GOOD = resource(1)
 INGEST_OK = {"success": True, "accepted": 1, "rejected": [], "timestamp": "2026-11-29T10:00:00Z"}
 
 
@@ -35,6 +36,7 @@ def client_for(server: HTTPServer, **kw: Any) -> FinOpsClient:
 
 
 def item(**changes: Any) -> dict[str, Any]:
+    """A copy of ``GOOD`` with ``changes``; a change to ``KeyError`` removes the field."""
     out = dict(GOOD)
     for k, v in changes.items():
         if v is KeyError:

@@ -19,18 +19,20 @@ from typing import Any
 import attrs
 import pytest
 
-from resilience._breaker import CircuitBreaker
-from resilience._breaker_config import (
+from resilience import (
+    BreakerRegistry,
     BreakerSnapshot,
     BreakerTransition,
+    CircuitBreaker,
     CircuitBreakerConfig,
+    CircuitOpenError,
     CircuitState,
+    ConfigurationError,
     Outcome,
     Permit,
     classify_status,
 )
-from resilience._breaker_registry import BreakerRegistry
-from resilience._errors import CircuitOpenError, ConfigurationError
+from tests.support import FakeTime
 
 CLOSED = CircuitState.CLOSED
 OPEN = CircuitState.OPEN
@@ -40,36 +42,16 @@ DISABLED = CircuitState.DISABLED
 OK, FAIL, IGN = Outcome.SUCCESS, Outcome.FAILURE, Outcome.IGNORED
 
 
-class FakeClock:
-    """Monotonic seconds that move only when a test (or a test thread) advances them."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 def events() -> list[BreakerTransition]:
     return []
 
 
-def make(clock: FakeClock, events: list[BreakerTransition] | None = None, **config: Any) -> CircuitBreaker:
+def make(ft: FakeTime, events: list[BreakerTransition] | None = None, **config: Any) -> CircuitBreaker:
     return CircuitBreaker(
         CircuitBreakerConfig(**config),
         name="api.example",
-        clock=clock,
+        clock=ft.clock,
         listeners=[events.append] if events is not None else [],
     )
 
@@ -204,8 +186,8 @@ def test_classify_status(status: int, outcome: Outcome) -> None:
 # -- count mode -------------------------------------------------------------------------------
 
 
-def test_opens_after_failure_threshold_consecutive_failures(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, failure_threshold=3)
+def test_opens_after_failure_threshold_consecutive_failures(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=3)
     call(breaker, FAIL)
     call(breaker, FAIL)
     assert breaker.state is CLOSED
@@ -218,8 +200,8 @@ def test_opens_after_failure_threshold_consecutive_failures(clock: FakeClock, ev
     assert events[0].breaker == "api.example"
 
 
-def test_success_resets_the_consecutive_count(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=3)
+def test_success_resets_the_consecutive_count(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=3)
     for _ in range(5):
         call(breaker, FAIL)
         call(breaker, FAIL)
@@ -228,8 +210,8 @@ def test_success_resets_the_consecutive_count(clock: FakeClock) -> None:
     assert breaker.state is CLOSED
 
 
-def test_ignored_outcome_neither_counts_nor_resets(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=3)
+def test_ignored_outcome_neither_counts_nor_resets(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=3)
     call(breaker, FAIL)
     call(breaker, FAIL)
     for _ in range(10):
@@ -240,8 +222,8 @@ def test_ignored_outcome_neither_counts_nor_resets(clock: FakeClock) -> None:
     assert breaker.state is OPEN
 
 
-def test_404_style_responses_never_open_it(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=2)
+def test_404_style_responses_never_open_it(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=2)
     for status in (404, 400, 422, 404, 409, 404):
         call(breaker, classify_status(status))
     assert breaker.state is CLOSED
@@ -250,8 +232,8 @@ def test_404_style_responses_never_open_it(clock: FakeClock) -> None:
     assert breaker.state is OPEN
 
 
-def test_closed_permit_is_shared_and_not_a_probe(clock: FakeClock) -> None:
-    breaker = make(clock)
+def test_closed_permit_is_shared_and_not_a_probe(ft: FakeTime) -> None:
+    breaker = make(ft)
     first, second = breaker.acquire(), breaker.acquire()
     assert first is second
     assert first.probe is False
@@ -260,16 +242,16 @@ def test_closed_permit_is_shared_and_not_a_probe(clock: FakeClock) -> None:
 # -- open --------------------------------------------------------------------------------------
 
 
-def test_open_rejects_with_retry_in_from_the_clock(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=1, recovery_timeout=30.0)
+def test_open_rejects_with_retry_in_from_the_clock(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=1, recovery_timeout=30.0)
     trip(breaker)
-    clock.advance(12.5)
+    ft.advance(12.5)
     with pytest.raises(CircuitOpenError) as info:
         breaker.acquire("listAccounts")
     error = info.value
     assert (error.breaker, error.retry_in, error.operation) == ("api.example", 17.5, "listAccounts")
     assert "next probe in 17.500s" in str(error)
-    clock.advance(17.0)
+    ft.advance(17.0)
     with pytest.raises(CircuitOpenError) as info:
         breaker.acquire()
     assert info.value.retry_in == 0.5
@@ -278,8 +260,8 @@ def test_open_rejects_with_retry_in_from_the_clock(clock: FakeClock) -> None:
     assert (snap.rejected_count, snap.opened_at, snap.retry_in) == (2, 1000.0, 0.5)
 
 
-def test_records_while_open_count_for_nothing(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=2)
+def test_records_while_open_count_for_nothing(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=2)
     slow = breaker.acquire()
     trip(breaker)
     breaker.record(slow, OK)
@@ -291,15 +273,13 @@ def test_records_while_open_count_for_nothing(clock: FakeClock) -> None:
 # -- half-open ---------------------------------------------------------------------------------
 
 
-def test_probe_admitted_exactly_at_recovery_timeout_and_second_call_rejected(
-    clock: FakeClock, events: list[Any]
-) -> None:
-    breaker = make(clock, events, failure_threshold=1, recovery_timeout=10.0)
+def test_probe_admitted_exactly_at_recovery_timeout_and_second_call_rejected(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=1, recovery_timeout=10.0)
     trip(breaker)
-    clock.advance(9.999)
+    ft.advance(9.999)
     with pytest.raises(CircuitOpenError):
         breaker.acquire()
-    clock.advance(0.001)
+    ft.advance(0.001)
     probe = breaker.acquire()
     assert probe.probe is True
     assert breaker.state is HALF_OPEN
@@ -312,10 +292,10 @@ def test_probe_admitted_exactly_at_recovery_timeout_and_second_call_rejected(
     assert (snap.probes_out, snap.rejected_count, snap.retry_in, snap.opened_at) == (1, 2, 0.0, None)
 
 
-def test_half_open_max_calls_two(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2)
+def test_half_open_max_calls_two(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2)
     trip(breaker)
-    clock.advance(1.0)
+    ft.advance(1.0)
     first, second = breaker.acquire(), breaker.acquire()
     assert first is not second
     assert first.probe
@@ -332,10 +312,10 @@ def test_half_open_max_calls_two(clock: FakeClock) -> None:
     assert breaker.snapshot().success_count == 2
 
 
-def test_success_threshold_probe_successes_close_it(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, failure_threshold=2, recovery_timeout=5.0, success_threshold=3)
+def test_success_threshold_probe_successes_close_it(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=2, recovery_timeout=5.0, success_threshold=3)
     trip(breaker)
-    clock.advance(5.0)
+    ft.advance(5.0)
     call(breaker, OK)
     call(breaker, IGN)
     call(breaker, OK)
@@ -351,10 +331,10 @@ def test_success_threshold_probe_successes_close_it(clock: FakeClock, events: li
     assert breaker.state is CLOSED
 
 
-def test_probe_failure_reopens_with_new_opened_at(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, failure_threshold=1, recovery_timeout=5.0, success_threshold=2)
+def test_probe_failure_reopens_with_new_opened_at(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=1, recovery_timeout=5.0, success_threshold=2)
     trip(breaker)
-    clock.advance(7.0)
+    ft.advance(7.0)
     call(breaker, OK)
     call(breaker, FAIL)
     assert breaker.state is OPEN
@@ -366,10 +346,10 @@ def test_probe_failure_reopens_with_new_opened_at(clock: FakeClock, events: list
     assert info.value.retry_in == 5.0
 
 
-def test_state_reports_half_open_lazily_with_one_event(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, failure_threshold=1, recovery_timeout=3.0)
+def test_state_reports_half_open_lazily_with_one_event(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=1, recovery_timeout=3.0)
     trip(breaker)
-    clock.advance(3.0)
+    ft.advance(3.0)
     assert breaker.state is HALF_OPEN
     assert breaker.snapshot().state is HALF_OPEN
     assert breaker.acquire().probe
@@ -380,11 +360,11 @@ def test_state_reports_half_open_lazily_with_one_event(clock: FakeClock, events:
 # -- late results ------------------------------------------------------------------------------
 
 
-def test_slow_closed_call_is_not_taken_for_a_probe(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=2, recovery_timeout=1.0, success_threshold=1)
+def test_slow_closed_call_is_not_taken_for_a_probe(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=2, recovery_timeout=1.0, success_threshold=1)
     slow = breaker.acquire()  # admitted while CLOSED, answers late
     trip(breaker)
-    clock.advance(1.0)
+    ft.advance(1.0)
     probe = breaker.acquire()
     breaker.record(slow, FAIL)  # must not re-open
     assert breaker.state is HALF_OPEN
@@ -396,14 +376,14 @@ def test_slow_closed_call_is_not_taken_for_a_probe(clock: FakeClock) -> None:
     assert breaker.state is CLOSED
 
 
-def test_probe_from_an_earlier_half_open_generation_is_stale(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2, success_threshold=1)
+def test_probe_from_an_earlier_half_open_generation_is_stale(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2, success_threshold=1)
     trip(breaker)
-    clock.advance(1.0)
+    ft.advance(1.0)
     failing, late = breaker.acquire(), breaker.acquire()
     breaker.record(failing, FAIL)
     assert breaker.state is OPEN
-    clock.advance(1.0)
+    ft.advance(1.0)
     fresh = breaker.acquire()
     assert fresh.generation > late.generation
     breaker.record(late, OK)
@@ -413,10 +393,10 @@ def test_probe_from_an_earlier_half_open_generation_is_stale(clock: FakeClock) -
     assert breaker.state is CLOSED
 
 
-def test_probe_recorded_twice_frees_one_slot(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2, success_threshold=3)
+def test_probe_recorded_twice_frees_one_slot(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=1, recovery_timeout=1.0, half_open_max_calls=2, success_threshold=3)
     trip(breaker)
-    clock.advance(1.0)
+    ft.advance(1.0)
     first, _second = breaker.acquire(), breaker.acquire()
     breaker.record(first, OK)
     breaker.record(first, OK)
@@ -424,8 +404,8 @@ def test_probe_recorded_twice_frees_one_slot(clock: FakeClock) -> None:
     assert (snap.success_count, snap.probes_out) == (1, 1)
 
 
-def test_permits_from_before_reset_are_stale(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=2)
+def test_permits_from_before_reset_are_stale(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=2)
     old = breaker.acquire()
     call(breaker, FAIL)
     breaker.reset()
@@ -438,12 +418,12 @@ def test_permits_from_before_reset_are_stale(clock: FakeClock) -> None:
 # -- manual states -----------------------------------------------------------------------------
 
 
-def test_forced_open_rejects_without_retry_in_until_reset(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, recovery_timeout=1.0)
+def test_forced_open_rejects_without_retry_in_until_reset(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, recovery_timeout=1.0)
     admitted = breaker.acquire()
     breaker.force_open()
     breaker.force_open()  # already there: no second event
-    clock.advance(1000.0)
+    ft.advance(1000.0)
     for _ in range(3):
         with pytest.raises(CircuitOpenError) as info:
             breaker.acquire("op")
@@ -461,8 +441,8 @@ def test_forced_open_rejects_without_retry_in_until_reset(clock: FakeClock, even
     ]
 
 
-def test_disabled_admits_everything_and_records_nothing(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, failure_threshold=1)
+def test_disabled_admits_everything_and_records_nothing(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, failure_threshold=1)
     trip(breaker)
     breaker.disable()
     breaker.disable()
@@ -482,8 +462,8 @@ def test_disabled_admits_everything_and_records_nothing(clock: FakeClock, events
 
 
 @pytest.mark.parametrize("target", [CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED])
-def test_reset_returns_to_closed_with_counts_cleared(clock: FakeClock, events: list[Any], target: CircuitState) -> None:
-    breaker = make(clock, events, failure_threshold=3, recovery_timeout=1.0, success_threshold=3)
+def test_reset_returns_to_closed_with_counts_cleared(ft: FakeTime, events: list[Any], target: CircuitState) -> None:
+    breaker = make(ft, events, failure_threshold=3, recovery_timeout=1.0, success_threshold=3)
     call(breaker, FAIL)
     if target in (OPEN, HALF_OPEN):
         call(breaker, FAIL)
@@ -491,7 +471,7 @@ def test_reset_returns_to_closed_with_counts_cleared(clock: FakeClock, events: l
         with pytest.raises(CircuitOpenError):
             breaker.acquire()
     if target is HALF_OPEN:
-        clock.advance(1.0)
+        ft.advance(1.0)
         call(breaker, OK)
     if target is FORCED_OPEN:
         breaker.force_open()
@@ -515,12 +495,12 @@ def test_reset_returns_to_closed_with_counts_cleared(clock: FakeClock, events: l
 # -- events and logging ------------------------------------------------------------------------
 
 
-def full_cycle(breaker: CircuitBreaker, clock: FakeClock) -> None:
+def full_cycle(breaker: CircuitBreaker, ft: FakeTime) -> None:
     """CLOSED -> OPEN -> HALF_OPEN -> OPEN -> HALF_OPEN -> CLOSED -> FORCED_OPEN -> CLOSED -> DISABLED."""
     trip(breaker)
-    clock.advance(breaker.config.recovery_timeout)
+    ft.advance(breaker.config.recovery_timeout)
     call(breaker, FAIL)
-    clock.advance(breaker.config.recovery_timeout)
+    ft.advance(breaker.config.recovery_timeout)
     for _ in range(breaker.config.success_threshold):
         call(breaker, OK)
     breaker.force_open()
@@ -540,25 +520,25 @@ EXPECTED_CYCLE = [
 ]
 
 
-def test_each_listener_gets_each_transition_once(clock: FakeClock) -> None:
+def test_each_listener_gets_each_transition_once(ft: FakeTime) -> None:
     first: list[BreakerTransition] = []
     second: list[BreakerTransition] = []
-    breaker = make(clock, first, failure_threshold=2, recovery_timeout=4.0, success_threshold=2)
+    breaker = make(ft, first, failure_threshold=2, recovery_timeout=4.0, success_threshold=2)
     breaker.add_listener(second.append)
-    full_cycle(breaker, clock)
+    full_cycle(breaker, ft)
     assert [(e.old_state, e.new_state, e.reason) for e in first] == [x[:3] for x in EXPECTED_CYCLE]
     assert second == first
     assert [e.at for e in first] == [1000.0, 1004.0, 1004.0, 1008.0, 1008.0, 1008.0, 1008.0, 1008.0]
     assert breaker.snapshot().transitions == len(EXPECTED_CYCLE)
 
 
-def test_each_transition_is_logged_once_lazily(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    breaker = make(clock, failure_threshold=2, recovery_timeout=4.0, success_threshold=2)
+def test_each_transition_is_logged_once_lazily(ft: FakeTime, caplog: pytest.LogCaptureFixture) -> None:
+    breaker = make(ft, failure_threshold=2, recovery_timeout=4.0, success_threshold=2)
     with caplog.at_level(logging.DEBUG, logger="resilience.breaker"):
         call(breaker, FAIL)  # no transition, nothing logged
         call(breaker, OK)
         assert caplog.records == []
-        full_cycle(breaker, clock)
+        full_cycle(breaker, ft)
     records = [r for r in caplog.records if r.name == "resilience.breaker"]
     assert len(records) == len(EXPECTED_CYCLE)
     for record, (old, new, reason, level) in zip(records, EXPECTED_CYCLE, strict=True):
@@ -567,7 +547,7 @@ def test_each_transition_is_logged_once_lazily(clock: FakeClock, caplog: pytest.
         assert record.getMessage() == f"circuit breaker 'api.example': {old.value} -> {new.value} ({reason})"
 
 
-def test_a_raising_listener_does_not_break_the_breaker(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_raising_listener_does_not_break_the_breaker(ft: FakeTime, caplog: pytest.LogCaptureFixture) -> None:
     seen: list[BreakerTransition] = []
 
     def broken(event: BreakerTransition) -> None:
@@ -575,12 +555,12 @@ def test_a_raising_listener_does_not_break_the_breaker(clock: FakeClock, caplog:
 
     breaker = CircuitBreaker(
         CircuitBreakerConfig(failure_threshold=1, recovery_timeout=1.0),
-        clock=clock,
+        clock=ft.clock,
         listeners=[broken, seen.append],
     )
     with caplog.at_level(logging.INFO, logger="resilience.breaker"):
         trip(breaker)
-        clock.advance(1.0)
+        ft.advance(1.0)
         call(breaker, OK)
     assert [e.new_state for e in seen] == [OPEN, HALF_OPEN]
     failures = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -590,9 +570,9 @@ def test_a_raising_listener_does_not_break_the_breaker(clock: FakeClock, caplog:
     assert "listener" in failures[0].getMessage()
 
 
-def test_listener_may_call_the_breaker_back(clock: FakeClock) -> None:
+def test_listener_may_call_the_breaker_back(ft: FakeTime) -> None:
     snapshots: list[BreakerSnapshot] = []
-    breaker = make(clock, failure_threshold=1)
+    breaker = make(ft, failure_threshold=1)
 
     def listener(event: BreakerTransition) -> None:
         snapshots.append(breaker.snapshot())
@@ -608,8 +588,8 @@ def test_listener_may_call_the_breaker_back(clock: FakeClock) -> None:
 # -- rate mode ---------------------------------------------------------------------------------
 
 
-def test_rate_mode_waits_for_minimum_calls(clock: FakeClock, events: list[Any]) -> None:
-    breaker = make(clock, events, mode="rate", window_size=10, minimum_calls=5, failure_rate_threshold=0.5)
+def test_rate_mode_waits_for_minimum_calls(ft: FakeTime, events: list[Any]) -> None:
+    breaker = make(ft, events, mode="rate", window_size=10, minimum_calls=5, failure_rate_threshold=0.5)
     for _ in range(4):
         call(breaker, FAIL)
     call(breaker, IGN)  # ignored results do not enter the window
@@ -622,8 +602,8 @@ def test_rate_mode_waits_for_minimum_calls(clock: FakeClock, events: list[Any]) 
     assert (snap.calls_in_window, snap.failure_count, snap.failure_rate) == (0, 0, None)  # cleared
 
 
-def test_rate_mode_window_slides(clock: FakeClock) -> None:
-    breaker = make(clock, mode="rate", window_size=4, minimum_calls=4, failure_rate_threshold=0.75)
+def test_rate_mode_window_slides(ft: FakeTime) -> None:
+    breaker = make(ft, mode="rate", window_size=4, minimum_calls=4, failure_rate_threshold=0.75)
     expected = [  # outcome, failures in window, calls in window
         (FAIL, 1, 1),
         (FAIL, 2, 2),
@@ -642,16 +622,16 @@ def test_rate_mode_window_slides(clock: FakeClock) -> None:
     assert breaker.state is OPEN
 
 
-def test_rate_mode_success_does_not_reset_failures(clock: FakeClock) -> None:
-    breaker = make(clock, mode="rate", window_size=6, minimum_calls=6, failure_rate_threshold=0.5)
+def test_rate_mode_success_does_not_reset_failures(ft: FakeTime) -> None:
+    breaker = make(ft, mode="rate", window_size=6, minimum_calls=6, failure_rate_threshold=0.5)
     for outcome in (FAIL, OK, FAIL, OK, FAIL, OK):
         call(breaker, outcome)
     assert breaker.state is OPEN
 
 
-def test_rate_mode_half_open_then_clean_window(clock: FakeClock) -> None:
+def test_rate_mode_half_open_then_clean_window(ft: FakeTime) -> None:
     breaker = make(
-        clock,
+        ft,
         mode="rate",
         window_size=4,
         minimum_calls=2,
@@ -662,7 +642,7 @@ def test_rate_mode_half_open_then_clean_window(clock: FakeClock) -> None:
     call(breaker, OK)
     call(breaker, FAIL)
     assert breaker.state is OPEN
-    clock.advance(2.0)
+    ft.advance(2.0)
     call(breaker, OK)
     assert breaker.snapshot().calls_in_window == 0  # probes do not enter the window
     call(breaker, OK)
@@ -675,8 +655,8 @@ def test_rate_mode_half_open_then_clean_window(clock: FakeClock) -> None:
 # -- snapshot ----------------------------------------------------------------------------------
 
 
-def test_snapshot_as_dict(clock: FakeClock) -> None:
-    breaker = make(clock, failure_threshold=2, recovery_timeout=10.0)
+def test_snapshot_as_dict(ft: FakeTime) -> None:
+    breaker = make(ft, failure_threshold=2, recovery_timeout=10.0)
     call(breaker, FAIL)
     assert breaker.snapshot().as_dict() == {
         "name": "api.example",
@@ -692,7 +672,7 @@ def test_snapshot_as_dict(clock: FakeClock) -> None:
         "probes_out": 0,
     }
     call(breaker, FAIL)
-    clock.advance(4.0)
+    ft.advance(4.0)
     with pytest.raises(CircuitOpenError):
         breaker.acquire()
     data = breaker.snapshot().as_dict()
@@ -706,10 +686,10 @@ def test_snapshot_as_dict(clock: FakeClock) -> None:
     )
 
 
-def test_state_values_and_repr(clock: FakeClock) -> None:
+def test_state_values_and_repr(ft: FakeTime) -> None:
     assert [s.value for s in CircuitState] == ["closed", "open", "half_open", "forced_open", "disabled"]
     assert [o.name for o in Outcome] == ["SUCCESS", "FAILURE", "IGNORED"]
-    breaker = make(clock)
+    breaker = make(ft)
     assert (breaker.name, breaker.config) == ("api.example", CircuitBreakerConfig())
     assert repr(breaker) == "<CircuitBreaker 'api.example' closed>"
 
@@ -731,9 +711,9 @@ def test_registry_keys(scope: Any, operation: str | None, key: str) -> None:
     assert registry.key_for("https://api.example", operation) == key
 
 
-def test_registry_returns_one_breaker_per_key(clock: FakeClock, events: list[Any]) -> None:
+def test_registry_returns_one_breaker_per_key(ft: FakeTime, events: list[Any]) -> None:
     config = CircuitBreakerConfig(failure_threshold=1)
-    registry = BreakerRegistry(config, clock=clock, listeners=[events.append])
+    registry = BreakerRegistry(config, clock=ft.clock, listeners=[events.append])
     first = registry.get("a")
     assert registry.get("a") is first
     assert registry.get("b") is not first
@@ -820,9 +800,9 @@ def check_history(breaker: CircuitBreaker, events: list[BreakerTransition], trac
 
 
 def test_threads_hammering_keep_probe_limit_and_event_order() -> None:
-    clock = FakeClock()
+    ft = FakeTime()
     events: list[BreakerTransition] = []
-    breaker = CircuitBreaker(CONCURRENT_CONFIG, clock=clock, listeners=[events.append])
+    breaker = CircuitBreaker(CONCURRENT_CONFIG, clock=ft.clock, listeners=[events.append])
     tracker = ProbeTracker()
     errors: list[BaseException] = []
     barrier = threading.Barrier(16)
@@ -835,7 +815,7 @@ def test_threads_hammering_keep_probe_limit_and_event_order() -> None:
                 try:
                     permit = breaker.acquire("op")
                 except CircuitOpenError:
-                    clock.advance(0.02)  # time passes while the breaker rejects
+                    ft.advance(0.02)  # time passes while the breaker rejects
                     continue
                 tracker.taken(permit)
                 time.sleep(0)  # let other threads in while this call is out
@@ -860,16 +840,16 @@ def test_threads_hammering_keep_probe_limit_and_event_order() -> None:
 
 
 async def test_asyncio_tasks_keep_probe_limit_and_event_order() -> None:
-    clock = FakeClock()
+    ft = FakeTime()
     events: list[BreakerTransition] = []
-    breaker = CircuitBreaker(CONCURRENT_CONFIG, clock=clock, listeners=[events.append])
+    breaker = CircuitBreaker(CONCURRENT_CONFIG, clock=ft.clock, listeners=[events.append])
     tracker = ProbeTracker()
 
     async def task(seed: int) -> None:
         rng = random.Random(seed)
         for _ in range(30):
             if rng.random() < 0.05:
-                clock.advance(0.1)
+                ft.advance(0.1)
             try:
                 permit = breaker.acquire("op")
             except CircuitOpenError:

@@ -19,15 +19,15 @@ from hypothesis.stateful import (
     rule,
 )
 
-from resilience._breaker import CircuitBreaker
-from resilience._breaker_config import (
+from resilience import (
     BreakerTransition,
+    CircuitBreaker,
     CircuitBreakerConfig,
+    CircuitOpenError,
     CircuitState,
     Outcome,
     Permit,
 )
-from resilience._errors import CircuitOpenError
 
 CLOSED = CircuitState.CLOSED
 OPEN = CircuitState.OPEN

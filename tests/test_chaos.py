@@ -17,32 +17,10 @@ from finops_api_client import AsyncFinOpsClient, FinOpsClient
 
 from reference_backend import FAULT_KINDS, FaultPlan, ReferenceBackend
 from resilience import BatchResult, BreakerTransition, CircuitBreakerConfig, CircuitState, RetryBudget, RetryPolicy
+from tests.support import FakeTime, resource_id, resources
 
 API_KEY = "chaos-key"
 N_ITEMS = 20_000
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-
-def make_items(n: int) -> list[dict[str, Any]]:
-    return [
-        {"resourceId": f"r-{i:06d}", "resourceType": "ec2", "region": "eu-west-1", "currentCost": float(i % 50)}
-        for i in range(n)
-    ]
 
 
 @pytest.fixture
@@ -83,15 +61,15 @@ class Transitions:
         return sum(1 for e in self.events if e.breaker == home and e.new_state == CircuitState.OPEN)
 
 
-def client_kwargs(clock: FakeClock, hook: Transitions) -> dict[str, Any]:
+def client_kwargs(ft: FakeTime, hook: Transitions) -> dict[str, Any]:
     return {
         "metrics_hooks": [hook],
         "api_key": API_KEY,
         "timeout": 0.3,
         "retry_policy": RetryPolicy(max_retries=4, backoff_base=0.2, backoff_max=2.0, max_retry_after=5.0),
-        "retry_budget": RetryBudget(clock=clock),
+        "retry_budget": RetryBudget(clock=ft.clock),
         "circuit_breaker_config": CircuitBreakerConfig(failure_threshold=4, recovery_timeout=3.0, success_threshold=1),
-        "clock": clock,
+        "clock": ft.clock,
     }
 
 
@@ -108,8 +86,8 @@ def check_first_pass(result: BatchResult, backend: ReferenceBackend) -> dict[str
     assert set().union(*groups) == set(range(N_ITEMS))
     accepted, rejected, not_delivered, unknown = groups
     assert not rejected  # all items are valid for the backend
-    assert all(f"r-{i:06d}" in stored for i in accepted), "an item reported accepted is not stored"
-    wrong = [f for f in result.not_delivered if any(f"r-{i:06d}" in stored for i in f.indexes)]
+    assert all(resource_id(i) in stored for i in accepted), "an item reported accepted is not stored"
+    wrong = [f for f in result.not_delivered if any(resource_id(i) in stored for i in f.indexes)]
     assert not wrong, f"items reported not delivered were stored: {wrong!r}"
     return {"accepted": len(accepted), "not_delivered": len(not_delivered), "outcome_unknown": len(unknown)}
 
@@ -117,7 +95,7 @@ def check_first_pass(result: BatchResult, backend: ReferenceBackend) -> dict[str
 def check_end(result: BatchResult, backend: ReferenceBackend, passes: int, figures: dict[str, int]) -> None:
     stats = backend.stats()
     assert result.ok, result.summary()
-    assert sorted(backend.stored_ids("resources")) == [f"r-{i:06d}" for i in range(N_ITEMS)]
+    assert sorted(backend.stored_ids("resources")) == sorted(resource_id(i) for i in range(N_ITEMS))
     assert stats.items_stored == N_ITEMS
     assert stats.item_writes == N_ITEMS, "an item was written twice"
     assert stats.duplicate_items_without_key == 0
@@ -131,10 +109,10 @@ def check_end(result: BatchResult, backend: ReferenceBackend, passes: int, figur
 
 
 def test_chaos_sync_nothing_lost_nothing_twice(backend: ReferenceBackend) -> None:
-    clock = FakeClock()
-    items = make_items(N_ITEMS)
+    ft = FakeTime()
+    items = resources(N_ITEMS)
     hook = Transitions()
-    with FinOpsClient(backend.url, sleep=clock.sleep, **client_kwargs(clock, hook)) as client:
+    with FinOpsClient(backend.url, sleep=ft.sleep, **client_kwargs(ft, hook)) as client:
         result = client.post_resources(items, chunk_size=100, wait_for_recovery=30.0)
         figures = check_first_pass(result, backend)
         passes = 1
@@ -153,10 +131,10 @@ def test_chaos_sync_nothing_lost_nothing_twice(backend: ReferenceBackend) -> Non
 
 
 async def test_chaos_async_nothing_lost_nothing_twice(backend: ReferenceBackend) -> None:
-    clock = FakeClock()
-    items = make_items(N_ITEMS)
+    ft = FakeTime()
+    items = resources(N_ITEMS)
     hook = Transitions()
-    async with AsyncFinOpsClient(backend.url, asleep=clock.asleep, **client_kwargs(clock, hook)) as client:
+    async with AsyncFinOpsClient(backend.url, asleep=ft.asleep, **client_kwargs(ft, hook)) as client:
         result = await client.post_resources(items, chunk_size=100, wait_for_recovery=30.0)
         figures = check_first_pass(result, backend)
         passes = 1

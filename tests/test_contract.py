@@ -2,7 +2,7 @@
 
 Every operation is called through the facade (sync and async) against pytest-httpserver;
 the recorded request *and* the canned response are validated with
-``resilience._testing.OpenAPIContract``, so neither the SDK nor these fixtures can drift
+``resilience.OpenAPIContract``, so neither the SDK nor these fixtures can drift
 from the document. Error statuses come from the document itself, operation by operation.
 """
 
@@ -51,14 +51,15 @@ from resilience import (
     BadRequestError,
     BatchResult,
     ConflictError,
+    ContractViolation,
     InternalServerError,
     NotFoundError,
+    OpenAPIContract,
     PermissionDeniedError,
     RateLimitError,
     RejectedItem,
     UnprocessableEntityError,
 )
-from resilience._testing import ContractViolation, OpenAPIContract
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = OpenAPIContract.from_path(ROOT / "openapi.yaml")

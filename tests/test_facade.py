@@ -1,26 +1,31 @@
-"""Feature tests of the sync ``FinOpsClient`` facade against the reference backend and pytest-httpserver.
+"""Feature tests of the facades ``FinOpsClient`` and ``AsyncFinOpsClient`` against the reference
+backend and pytest-httpserver.
 
-Every feature of the old ``HTTPClient`` (see the seed summary) must exist here: construction
+Every feature of the old ``HTTPClient`` (see the seed summary) must exist in both: construction
 and env defaults, auth switching, timeouts, circuit breaker control, metrics, the data methods
-with contract validation, iterators, health check and dry run. No test waits for real: retries
-and breaker waits go through a fake ``sleep`` that advances a fake ``clock``.
+with contract validation, iterators, health check and dry run. Each behaviour is one test run
+for both clients (the ``mode`` fixture, through ``tests.support.Driver``); the few that only one
+client has say why. The async client uses its default inner transport (httpx-aiohttp) unless a
+test records requests. No test waits for real: retries and breaker waits go through the fake
+``sleep`` / ``asleep`` of ``FakeTime``, which advance its fake ``clock``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
 import httpx
 import pytest
-from finops_api_client import FinOpsClient
+from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from finops_api_client.models import (
     ApprovalStatus,
     CostAnomaly,
@@ -45,7 +50,6 @@ from resilience import (
     DryRun,
     InsecureTransportError,
     InternalServerError,
-    MetricsTransport,
     NotFoundError,
     RequestValidationError,
 )
@@ -53,6 +57,7 @@ from tests.support import (
     API_KEY,
     BASIC,
     TOKEN,
+    Driver,
     FakeTime,
     anomaly,
     base,
@@ -61,25 +66,13 @@ from tests.support import (
     optimization,
     page,
     resource,
+    resources,
     unused_port,
 )
 
 # --------------------------------------------------------------------------- helpers
 
-
-class Recorder(httpx.BaseTransport):
-    """Innermost transport: records what goes on the wire, then sends it."""
-
-    def __init__(self) -> None:
-        self.wrapped = httpx.HTTPTransport()
-        self.requests: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.wrapped.handle_request(request)
-
-    def close(self) -> None:
-        self.wrapped.close()
+UNUSED_URL = "http://127.0.0.1:5002"  # construction only: nothing is sent
 
 
 @pytest.fixture(scope="module")
@@ -95,63 +88,78 @@ def backend(_server: ReferenceBackend) -> ReferenceBackend:
 
 
 @pytest.fixture
-def client(backend: ReferenceBackend, ft: FakeTime) -> Iterator[FinOpsClient]:
-    with FinOpsClient(backend.url, api_key=API_KEY, sleep=ft.sleep, clock=ft.clock) as c:
-        yield c
+def d(driver: Driver, backend: ReferenceBackend) -> Driver:
+    """A client of the ``mode`` on the reference backend, on fake time."""
+    return driver.open(backend.url, api_key=API_KEY)
 
 
 # --------------------------------------------------------------------------- 1. construction
 
 
-def test_env_defaults_url_and_key(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+async def test_env_defaults_url_and_key(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend
+) -> None:
     monkeypatch.setenv("FINOPS_API_URL", backend.url)
     monkeypatch.setenv("FINOPS_API_KEY", API_KEY)
-    with FinOpsClient() as c:
-        assert c.base_url.rstrip("/") == backend.url
-        assert c.dry_run is False
-        assert isinstance(c.auth, ApiKeyAuth)
-        c.get_resources(limit=1)
+    async with driver.open() as d:
+        assert d.client.base_url.rstrip("/") == backend.url
+        assert d.client.dry_run is False
+        assert isinstance(d.client.auth, ApiKeyAuth)
+        await d.call("get_resources", limit=1)
     assert backend.stats().auth_failures == 0
 
 
-def test_default_base_url_without_env() -> None:
-    with FinOpsClient() as c:
-        assert c.base_url.rstrip("/") == "http://localhost:5002"
-        assert c.auth is None
+async def test_default_base_url_without_env(driver: Driver) -> None:
+    async with driver.open() as d:
+        assert d.client.base_url.rstrip("/") == "http://localhost:5002"
+        assert d.client.auth is None
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("true", True), ("1", True), ("YES", True), ("on", True), ("0", False), ("false", False), ("", False)],
+    [
+        ("true", True),
+        ("1", True),
+        ("YES", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("off", False),
+        ("", False),
+    ],
 )
-def test_env_dry_run_flag(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+async def test_env_dry_run_flag(driver: Driver, monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("FINOPS_DRY_RUN", raw)
-    with FinOpsClient("http://127.0.0.1:5002") as c:
-        assert c.dry_run is expected
+    async with driver.open(UNUSED_URL) as d:
+        assert d.client.dry_run is expected
 
 
-def test_env_dry_run_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_env_dry_run_invalid(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINOPS_DRY_RUN", "maybe")
     with pytest.raises(ConfigurationError, match="FINOPS_DRY_RUN"):
-        FinOpsClient("http://127.0.0.1:5002")
+        driver.open(UNUSED_URL)
 
 
-def test_explicit_args_beat_env(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+async def test_explicit_args_beat_env(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend
+) -> None:
     monkeypatch.setenv("FINOPS_API_URL", f"http://127.0.0.1:{unused_port()}")
     monkeypatch.setenv("FINOPS_API_KEY", "wrong-key")
     monkeypatch.setenv("FINOPS_DRY_RUN", "true")
-    with FinOpsClient(backend.url, api_key=API_KEY, dry_run=False) as c:
-        assert c.dry_run is False
-        assert c.post_resources([resource(1)]).ok
+    async with driver.open(backend.url, api_key=API_KEY, dry_run=False) as d:
+        assert d.client.dry_run is False
+        assert (await d.post_resources([resource(1)])).ok
     stats = backend.stats()
     assert stats.auth_failures == 0
     assert stats.items_stored == 1
 
 
-def test_auth_object_beats_env_key(monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend) -> None:
+async def test_auth_object_beats_env_key(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, backend: ReferenceBackend
+) -> None:
     monkeypatch.setenv("FINOPS_API_KEY", "wrong-key")
-    with FinOpsClient(backend.url, auth=BearerAuth(TOKEN)) as c:
-        c.get_resources(limit=1)
+    async with driver.open(backend.url, auth=BearerAuth(TOKEN)) as d:
+        await d.call("get_resources", limit=1)
     assert backend.stats().auth_failures == 0
 
 
@@ -160,20 +168,18 @@ def test_auth_object_beats_env_key(monkeypatch: pytest.MonkeyPatch, backend: Ref
     [(API_KEY, "api_key"), (TOKEN, "bearer"), (f"{BASIC[0]}:{BASIC[1]}", "basic"), (BASIC, "basic")],
     ids=["api_key", "bearer", "basic-str", "basic-tuple"],
 )
-def test_auth_types_authenticate(backend: ReferenceBackend, credential: Any, auth_type: str) -> None:
-    with FinOpsClient(backend.url, api_key=credential, auth_type=auth_type) as c:
-        c.get_resources(limit=1)
+async def test_auth_types_authenticate(
+    driver: Driver, backend: ReferenceBackend, credential: Any, auth_type: str
+) -> None:
+    async with driver.open(backend.url, api_key=credential, auth_type=auth_type) as d:
+        await d.call("get_resources", limit=1)
     assert backend.stats().auth_failures == 0
-
-
-def test_auth_and_api_key_together_rejected() -> None:
-    with pytest.raises(ConfigurationError):
-        FinOpsClient("http://127.0.0.1:5002", api_key=API_KEY, auth=BearerAuth(TOKEN))
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
+        {"api_key": API_KEY, "auth": BearerAuth(TOKEN)},
         {"auth": ("user", "pw")},
         {"api_key": API_KEY, "auth_type": "digest"},
         {"api_key": "no-colon", "auth_type": "basic"},
@@ -181,47 +187,64 @@ def test_auth_and_api_key_together_rejected() -> None:
         {"max_retries": -1},
         {"max_response_bytes": 0},
     ],
-    ids=["auth-not-httpx", "unknown-auth-type", "basic-no-colon", "empty-token", "neg-retries", "max-bytes-0"],
+    ids=[
+        "auth-and-key",
+        "auth-not-httpx",
+        "unknown-auth-type",
+        "basic-no-colon",
+        "empty-token",
+        "neg-retries",
+        "max-bytes-0",
+    ],
 )
-def test_bad_settings_rejected(kwargs: dict[str, Any]) -> None:
+async def test_bad_settings_rejected(driver: Driver, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
-        FinOpsClient("http://127.0.0.1:5002", **kwargs)
+        driver.open(UNUSED_URL, **kwargs)
+
+
+# Async only: the sync client sends a batch's chunks one after another and has no batch_concurrency.
+@pytest.mark.parametrize("concurrency", [0, True], ids=["concurrency-0", "concurrency-bool"])
+async def test_bad_batch_concurrency_rejected(concurrency: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        AsyncFinOpsClient(UNUSED_URL, batch_concurrency=concurrency)
 
 
 @pytest.mark.parametrize(
     "url",
     ["", "ftp://x", "localhost:5002", "http://", "http://u:p@host", "http://h/?q=1", "http://h/#frag"],
 )
-def test_invalid_base_url(url: str) -> None:
+async def test_invalid_base_url(driver: Driver, url: str) -> None:
     with pytest.raises(ConfigurationError):
-        FinOpsClient(url)
+        driver.open(url)
 
 
-def test_invalid_base_url_makes_no_request(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_invalid_base_url_makes_no_request(
+    mode: str, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     httpserver.expect_request("/api/resources").respond_with_json(page())
     port = httpserver.port
     for url in (f"http://u:p@{httpserver.host}:{port}", f"http://{httpserver.host}:{port}/?q=1"):
         with pytest.raises(ConfigurationError):
-            FinOpsClient(url, api_key=API_KEY)
+            Driver(mode).open(url, api_key=API_KEY)
     monkeypatch.setenv("FINOPS_API_URL", f"ftp://{httpserver.host}:{port}")
     with pytest.raises(ConfigurationError):
-        FinOpsClient()
+        Driver(mode).open()
     assert httpserver.log == []
 
 
-@pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, "30", None, True])
-def test_bad_timeout(timeout: Any) -> None:
+@pytest.mark.parametrize("seconds", [0, -1, math.nan, math.inf, "30", None, True])
+async def test_bad_timeout(driver: Driver, seconds: Any) -> None:
     with pytest.raises(ConfigurationError):
-        FinOpsClient("http://127.0.0.1:5002", timeout=timeout)
+        driver.open(UNUSED_URL, timeout=seconds)
 
 
-def test_context_manager_closes() -> None:
-    with FinOpsClient("http://127.0.0.1:5002") as c:
-        assert not c.httpx_client.is_closed
-    assert c.httpx_client.is_closed
-    c2 = FinOpsClient("http://127.0.0.1:5002")
-    c2.close()
-    assert c2.httpx_client.is_closed
+async def test_context_manager_closes(mode: str) -> None:
+    async with Driver(mode).open(UNUSED_URL) as d:  # the client's own ``with`` / ``async with``
+        assert not d.client.httpx_client.is_closed
+    assert d.client.httpx_client.is_closed
+    d2 = Driver(mode).open(UNUSED_URL)
+    await d2.close()  # ``close()`` / ``aclose()``
+    assert d2.client.httpx_client.is_closed
 
 
 @pytest.mark.parametrize(
@@ -229,9 +252,10 @@ def test_context_manager_closes() -> None:
     [(API_KEY, "api_key"), (TOKEN, "bearer"), (BASIC, "basic")],
     ids=["api_key", "bearer", "basic"],
 )
-def test_repr_has_no_secret(credential: Any, auth_type: str) -> None:
+async def test_repr_has_no_secret(driver: Driver, credential: Any, auth_type: str) -> None:
     secrets = [API_KEY, TOKEN, BASIC[1], base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode()]
-    with FinOpsClient("http://127.0.0.1:5002", api_key=credential, auth_type=auth_type) as c:
+    async with driver.open(UNUSED_URL, api_key=credential, auth_type=auth_type) as d:
+        c = d.client
         texts = [repr(c), str(c), repr(c.auth), repr(c.circuit_breaker)]
     for text in texts:
         for secret in secrets:
@@ -241,9 +265,10 @@ def test_repr_has_no_secret(credential: Any, auth_type: str) -> None:
 # --------------------------------------------------------------------------- 2. run-time config
 
 
-def test_set_authentication_switches_headers(httpserver: HTTPServer) -> None:
+async def test_set_authentication_switches_headers(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/resources").respond_with_json(page())
-    with FinOpsClient(base(httpserver), api_key="k1", headers={"X-Team": "finops"}) as c:
+    async with driver.open(base(httpserver), api_key="k1", headers={"X-Team": "finops"}) as d:
+        c = d.client
         steps: list[tuple[Callable[[], None], dict[str, str | None]]] = [
             (lambda: None, {"x-api-key": "k1", "authorization": None}),
             (lambda: c.set_authentication("t1", "bearer"), {"x-api-key": None, "authorization": "Bearer t1"}),
@@ -261,7 +286,7 @@ def test_set_authentication_switches_headers(httpserver: HTTPServer) -> None:
         ]
         for switch, expected in steps:
             switch()
-            c.get_resources(limit=1)
+            await d.call("get_resources", limit=1)
             seen = httpserver.log[-1][0].headers
             for name, value in expected.items():
                 assert seen.get(name) == value, (name, expected)
@@ -269,129 +294,131 @@ def test_set_authentication_switches_headers(httpserver: HTTPServer) -> None:
     assert len(httpserver.log) == len(steps)
 
 
-def test_set_authentication_rejects_bad_type() -> None:
-    with FinOpsClient("http://127.0.0.1:5002", api_key=API_KEY) as c:
+async def test_set_authentication_rejects_bad_type(driver: Driver) -> None:
+    async with driver.open(UNUSED_URL, api_key=API_KEY) as d:
         with pytest.raises(ConfigurationError):
-            c.set_authentication("x", "kerberos")
-        assert isinstance(c.auth, ApiKeyAuth)
+            d.client.set_authentication("x", "kerberos")
+        assert isinstance(d.client.auth, ApiKeyAuth)
 
 
-def test_credentials_never_sent_over_plain_http_to_remote_host() -> None:
-    with FinOpsClient("http://finops.invalid", api_key=API_KEY, sleep=lambda _: None) as c:
+async def test_credentials_never_sent_over_plain_http_to_remote_host(driver: Driver) -> None:
+    async with driver.open("http://finops.invalid", api_key=API_KEY) as d:
         with pytest.raises(InsecureTransportError):
-            c.get_resources()
-        report = c.health_check()
+            await d.call("get_resources")
+        report = await d.call("health_check")
     assert not report
     assert report.error
 
 
-def test_set_timeout_takes_effect(backend: ReferenceBackend) -> None:
-    rec = Recorder()
-    with FinOpsClient(backend.url, api_key=API_KEY, timeout=30.0, transport=rec) as c:
-        assert c.httpx_client.timeout == httpx.Timeout(30.0)
+async def test_set_timeout_takes_effect(driver: Driver, backend: ReferenceBackend) -> None:
+    async with driver.open(backend.url, api_key=API_KEY, record=True) as d:
+        c = d.client
+        assert c.httpx_client.timeout == httpx.Timeout(30.0)  # the default
         c.set_timeout(2.5)
         assert c.httpx_client.timeout == httpx.Timeout(2.5)
-        c.get_resources(limit=1)
-        assert rec.requests[-1].extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
+        await d.call("get_resources", limit=1)
+        assert d.requests[-1].extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
         c.set_timeout(httpx.Timeout(1.0, connect=3.0))
-        c.get_resources(limit=1)
-        assert rec.requests[-1].extensions["timeout"]["connect"] == 3.0
-        assert rec.requests[-1].extensions["timeout"]["read"] == 1.0
+        await d.call("get_resources", limit=1)
+        assert d.requests[-1].extensions["timeout"]["connect"] == 3.0
+        assert d.requests[-1].extensions["timeout"]["read"] == 1.0
         for bad in (0, -1, math.nan, "30"):
             with pytest.raises(ConfigurationError):
                 c.set_timeout(bad)  # type: ignore[arg-type]
         assert c.httpx_client.timeout == httpx.Timeout(1.0, connect=3.0)
 
 
-def test_force_open_rejects_without_request(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    breaker = client.circuit_breaker
+async def test_force_open_rejects_without_request(d: Driver, backend: ReferenceBackend) -> None:
+    breaker = d.client.circuit_breaker
     assert breaker is not None
     before = backend.stats().requests_total
     breaker.force_open()
     assert breaker.state is CircuitState.FORCED_OPEN
     with pytest.raises(CircuitOpenError):
-        client.get_resources()
+        await d.call("get_resources")
     with pytest.raises(CircuitOpenError):
-        client.approve_optimization("opt-1")
-    result = client.post_resources([resource(1), resource(2)])
+        await d.call("approve_optimization", "opt-1")
+    result = await d.post_resources([resource(1), resource(2)])
     assert result.accepted == ()
     assert [type(f.error) for f in result.not_delivered] == [CircuitOpenError]
     assert backend.stats().requests_total == before
     breaker.reset()
     assert breaker.state is CircuitState.CLOSED  # type: ignore[comparison-overlap]  # mypy narrowed it; reset() changed it
-    client.get_resources()
+    await d.call("get_resources")
     assert backend.stats().requests_total == before + 1
 
 
-def test_breaker_opens_by_default_on_consecutive_503(httpserver: HTTPServer, ft: FakeTime) -> None:
+async def test_breaker_opens_by_default_on_consecutive_503(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
-    with FinOpsClient(base(httpserver), max_retries=0, sleep=ft.sleep, clock=ft.clock) as c:
+    async with driver.open(base(httpserver), max_retries=0) as d:
         for _ in range(5):
             with pytest.raises(InternalServerError):
-                c.get_resources()
+                await d.call("get_resources")
         with pytest.raises(CircuitOpenError):
-            c.get_resources()
+            await d.call("get_resources")
     assert len(httpserver.log) == 5
 
 
-def test_breaker_disabled(httpserver: HTTPServer, ft: FakeTime) -> None:
+async def test_breaker_disabled(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
-    with FinOpsClient(
-        base(httpserver), enable_circuit_breaker=False, max_retries=0, sleep=ft.sleep, clock=ft.clock
-    ) as c:
-        assert c.circuit_breaker is None
-        assert not any(isinstance(t, CircuitBreakerTransport) for t in layers(c))
+    async with driver.open(base(httpserver), enable_circuit_breaker=False, max_retries=0) as d:
+        assert d.client.circuit_breaker is None
+        assert not any(isinstance(t, CircuitBreakerTransport) for t in layers(d.client))
         for _ in range(20):
             with pytest.raises(InternalServerError):
-                c.get_resources()
-        assert c.get_performance_metrics()["circuit_breaker"]["state"] == "disabled"
+                await d.call("get_resources")
+        assert d.client.get_performance_metrics()["circuit_breaker"]["state"] == "disabled"
     assert len(httpserver.log) == 20
 
 
-def test_performance_monitoring_disabled(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    with FinOpsClient(backend.url, api_key=API_KEY, enable_performance_monitoring=False) as c:
-        assert not any(isinstance(t, MetricsTransport) for t in layers(c))
-        c.get_resources()
-        metrics = c.get_performance_metrics()
+async def test_performance_monitoring_disabled(d: Driver, ft: FakeTime, backend: ReferenceBackend) -> None:
+    async with Driver(d.mode, ft).open(backend.url, api_key=API_KEY, enable_performance_monitoring=False) as off:
+        assert off.client.metrics is None
+        await off.call("get_resources")
+        metrics = off.client.get_performance_metrics()
         assert metrics["enabled"] is False
         assert metrics["global_metrics"] == {}
-        assert c.get_metrics_snapshot() is None
-        c.reset_performance_metrics()
-    assert any(isinstance(t, MetricsTransport) for t in layers(client))
+        assert off.client.get_metrics_snapshot() is None
+        off.client.reset_performance_metrics()
+    assert d.client.metrics is not None
 
 
 # --------------------------------------------------------------------------- 3. data methods
 
 
-def test_data_methods_keep_old_names(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    r = client.post_resources([ResourceInventory.from_dict(resource(0)), resource(1)])
+async def test_data_methods_keep_old_names(d: Driver, backend: ReferenceBackend) -> None:
+    r = await d.post_resources([ResourceInventory.from_dict(resource(0)), resource(1)])
     assert r.ok
     assert r.accepted == (0, 1)
-    o = client.post_optimizations([CostOptimization.from_dict(optimization(1)), optimization(2), optimization(3)])
+    o = await d.call(
+        "post_optimizations", [CostOptimization.from_dict(optimization(1)), optimization(2), optimization(3)]
+    )
     assert o.ok
     assert o.accepted == (0, 1, 2)
-    a = client.post_anomalies([anomaly(1), CostAnomaly.from_dict(anomaly(2))])
+    a = await d.call("post_anomalies", [anomaly(1), CostAnomaly.from_dict(anomaly(2))])
     assert a.ok
-    f = client.post_budget_forecasts([forecast(1)])
+    f = await d.call("post_budget_forecasts", [forecast(1)])
     assert f.ok
     assert sorted(backend.stored_ids("resources")) == ["r-0000", "r-0001"]
-    assert sorted(x.resource_id for x in client.get_resources().data) == ["r-0000", "r-0001"]
-    assert sorted(x.optimization_id for x in client.get_optimizations().data) == ["opt-1", "opt-2", "opt-3"]
-    assert sorted(x.anomaly_id for x in client.get_anomalies().data) == ["anom-1", "anom-2"]
-    assert [x.budget_id for x in client.get_budget_forecasts().data] == ["bud-1"]
-    assert [x.optimization_id for x in client.get_optimizations(risk_level=RiskLevel.HIGH).data] == ["opt-2"]
+    assert sorted(x.resource_id for x in (await d.call("get_resources")).data) == ["r-0000", "r-0001"]
+    assert sorted(x.optimization_id for x in (await d.call("get_optimizations")).data) == ["opt-1", "opt-2", "opt-3"]
+    assert sorted(x.anomaly_id for x in (await d.call("get_anomalies")).data) == ["anom-1", "anom-2"]
+    assert [x.budget_id for x in (await d.call("get_budget_forecasts")).data] == ["bud-1"]
+    high = await d.call("get_optimizations", risk_level=RiskLevel.HIGH)
+    assert [x.optimization_id for x in high.data] == ["opt-2"]
 
-    approved = client.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
+    approved = await d.call("approve_optimization", "opt-1", approved=True, comment="rightsizing ok")
     assert not isinstance(approved, DryRun)
     assert approved.status == ApprovalStatus.APPROVED
     assert approved.comment == "rightsizing ok"
-    rejected = client.approve_optimization("opt-2", approved=False)
+    rejected = await d.call("approve_optimization", "opt-2", approved=False)
     assert not isinstance(rejected, DryRun)
     assert rejected.status == ApprovalStatus.REJECTED
-    assert [x.optimization_id for x in client.get_optimizations(status=OptimizationStatus.APPROVED).data] == ["opt-1"]
+    approved_now = await d.call("get_optimizations", status=OptimizationStatus.APPROVED)
+    assert [x.optimization_id for x in approved_now.data] == ["opt-1"]
     assert backend.stats().decisions == 2
     with pytest.raises(NotFoundError):
-        client.approve_optimization("opt-404")
+        await d.call("approve_optimization", "opt-404")
 
 
 def _bad(index_of_bad: int, make: Callable[[int], dict[str, Any]], **overrides: Any) -> list[Any]:
@@ -407,7 +434,7 @@ def _without(make: Callable[[int], dict[str, Any]], field: str) -> list[Any]:
 
 
 def _nan_in_big_list() -> list[Any]:
-    items: list[Any] = [resource(i) for i in range(1200)]
+    items: list[Any] = resources(1200)
     items[699]["currentCost"] = math.nan
     return items
 
@@ -459,11 +486,11 @@ VALIDATION_CASES: dict[str, tuple[str, Callable[[], Any], int | None, str | None
 
 
 @pytest.mark.parametrize("case", list(VALIDATION_CASES))
-def test_validation_refuses_before_sending(client: FinOpsClient, backend: ReferenceBackend, case: str) -> None:
+async def test_validation_refuses_before_sending(d: Driver, backend: ReferenceBackend, case: str) -> None:
     operation, make_items, index, field = VALIDATION_CASES[case]
     before = backend.stats().requests_total
     with pytest.raises(RequestValidationError) as info:
-        getattr(client, operation)(make_items())
+        await d.call(operation, make_items())
     err = info.value
     assert err.index == index
     assert err.field == field
@@ -475,84 +502,91 @@ def test_validation_refuses_before_sending(client: FinOpsClient, backend: Refere
     assert backend.stats().items_stored == 0
 
 
-QUERY_CASES: dict[str, Callable[[FinOpsClient], Any]] = {
-    "limit-0": lambda c: c.get_resources(limit=0),
-    "limit-1001": lambda c: c.get_resources(limit=1001),
-    "limit-bool": lambda c: c.get_resources(limit=True),
-    "limit-str": lambda c: c.get_anomalies(limit="10"),  # type: ignore[arg-type]
-    "status-unknown": lambda c: c.get_optimizations(status="DONE"),  # type: ignore[arg-type]
-    "risk-unknown": lambda c: c.get_optimizations(risk_level="EXTREME"),  # type: ignore[arg-type]
-    "severity-unknown": lambda c: c.get_anomalies(severity="SEVERE"),  # type: ignore[arg-type]
-    "forecast-limit": lambda c: c.get_budget_forecasts(limit=-5),
-    "approve-empty-id": lambda c: c.approve_optimization(""),
-    "approve-long-id": lambda c: c.approve_optimization("o" * 129),
-    "approve-long-comment": lambda c: c.approve_optimization("opt-1", comment="c" * 1001),
-    "approve-not-bool": lambda c: c.approve_optimization("opt-1", approved="yes"),  # type: ignore[arg-type]
-    "iter-limit-0": lambda c: next(iter(c.iter_resources(limit=0))),
+QUERY_CASES: dict[str, Callable[[Driver], Awaitable[Any]]] = {
+    "limit-0": lambda d: d.call("get_resources", limit=0),
+    "limit-1001": lambda d: d.call("get_resources", limit=1001),
+    "limit-bool": lambda d: d.call("get_resources", limit=True),
+    "limit-str": lambda d: d.call("get_anomalies", limit="10"),
+    "status-unknown": lambda d: d.call("get_optimizations", status="DONE"),
+    "risk-unknown": lambda d: d.call("get_optimizations", risk_level="EXTREME"),
+    "severity-unknown": lambda d: d.call("get_anomalies", severity="SEVERE"),
+    "forecast-limit": lambda d: d.call("get_budget_forecasts", limit=-5),
+    "approve-empty-id": lambda d: d.call("approve_optimization", ""),
+    "approve-long-id": lambda d: d.call("approve_optimization", "o" * 129),
+    "approve-long-comment": lambda d: d.call("approve_optimization", "opt-1", comment="c" * 1001),
+    "approve-not-bool": lambda d: d.call("approve_optimization", "opt-1", approved="yes"),
+    "iter-limit-0": lambda d: d.collect("iter_resources", limit=0),
+    "iter-limit-1001": lambda d: d.collect("iter_resources", limit=1001),
 }
 
 
 @pytest.mark.parametrize("case", list(QUERY_CASES))
-def test_query_validation_before_sending(client: FinOpsClient, backend: ReferenceBackend, case: str) -> None:
+async def test_query_validation_before_sending(d: Driver, backend: ReferenceBackend, case: str) -> None:
     before = backend.stats().requests_total
     with pytest.raises(RequestValidationError):
-        QUERY_CASES[case](client)
+        await QUERY_CASES[case](d)
     assert backend.stats().requests_total == before
 
 
 # --------------------------------------------------------------------------- 5. iterators
 
 
-def test_iter_resources_follows_cursor(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    assert backend.add_items("resources", [resource(i) for i in range(50)]) == []
-    ids = [r.resource_id for r in client.iter_resources(limit=7)]
+async def test_iter_resources_follows_cursor(d: Driver, backend: ReferenceBackend) -> None:
+    assert backend.add_items("resources", resources(50)) == []
+    ids = [r.resource_id for r in await d.collect("iter_resources", limit=7)]
     assert len(ids) == 50
     assert sorted(ids) == [f"r-{i:04d}" for i in range(50)]
     assert backend.stats().requests_by_operation["get_resources"] == 8  # ceil(50 / 7)
 
 
-def test_iter_filters_pass_through(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    items = [resource(i) for i in range(50)]
+async def test_iter_filters_pass_through(d: Driver, backend: ReferenceBackend) -> None:
+    items = resources(50)
     backend.add_items("resources", items)
     backend.add_items("optimizations", [optimization(i) for i in range(20)])
     backend.add_items("anomalies", [anomaly(i) for i in range(20)])
     backend.add_items("forecasts", [forecast(i) for i in range(10)])
-    got = [r.resource_id for r in client.iter_resources(resource_type="ec2", region="us-east-1", limit=3)]
+    got = [r.resource_id for r in await d.collect("iter_resources", resource_type="ec2", region="us-east-1", limit=3)]
     expected = [i["resourceId"] for i in items if i["resourceType"] == "ec2" and i["region"] == "us-east-1"]
     assert got == expected
-    assert [r.resource_id for r in client.iter_resources(account_id="acct-1", limit=4)] == [
+    assert [r.resource_id for r in await d.collect("iter_resources", account_id="acct-1", limit=4)] == [
         i["resourceId"] for i in items if i["accountId"] == "acct-1"
     ]
-    high = [o.optimization_id for o in client.iter_optimizations(risk_level=RiskLevel.HIGH, limit=2)]
+    high = [o.optimization_id for o in await d.collect("iter_optimizations", risk_level=RiskLevel.HIGH, limit=2)]
     assert high == [f"opt-{i}" for i in range(20) if i % 3 == 2]
-    crit = [a.anomaly_id for a in client.iter_anomalies(severity=Severity.CRITICAL, limit=2)]
+    crit = [a.anomaly_id for a in await d.collect("iter_anomalies", severity=Severity.CRITICAL, limit=2)]
     assert crit == [f"anom-{i}" for i in range(20) if i % 3 == 2]
-    assert len(list(client.iter_budget_forecasts(limit=3))) == 10
-    assert list(client.iter_resources(resource_type="nothing")) == []
+    assert len(await d.collect("iter_budget_forecasts", limit=3)) == 10
+    assert await d.collect("iter_resources", resource_type="nothing") == []
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("method", "kwargs"),
     [
-        lambda c: c.get_anomalies(severity="CRITICAL").data,
-        lambda c: c.get_optimizations(status="PENDING").data,
-        lambda c: list(c.iter_optimizations(risk_level="HIGH")),
+        ("get_anomalies", {"severity": "CRITICAL"}),
+        ("get_optimizations", {"status": "PENDING"}),
+        ("iter_optimizations", {"risk_level": "HIGH"}),
     ],
     ids=["severity", "status", "risk_level"],
 )
-def test_enum_filters_accept_plain_strings(client: FinOpsClient, backend: ReferenceBackend, call: Any) -> None:
+async def test_enum_filters_accept_plain_strings(
+    d: Driver, backend: ReferenceBackend, method: str, kwargs: dict[str, str]
+) -> None:
     backend.add_items("anomalies", [anomaly(2)])
     backend.add_items("optimizations", [optimization(2)])
-    assert len(call(client)) == 1
+    if method.startswith("iter_"):
+        found = await d.collect(method, **kwargs)
+    else:
+        found = (await d.call(method, **kwargs)).data
+    assert len(found) == 1
 
 
 # --------------------------------------------------------------------------- 6. health check
 
 
 @pytest.mark.parametrize(("status", "healthy"), [("ok", True), ("degraded", True), ("down", False)])
-def test_health_check_status(client: FinOpsClient, backend: ReferenceBackend, status: str, healthy: bool) -> None:
+async def test_health_check_status(d: Driver, backend: ReferenceBackend, status: str, healthy: bool) -> None:
     backend.set_health_status(status)  # type: ignore[arg-type]
-    report = client.health_check()
+    report = await d.call("health_check")
     assert bool(report) is healthy
     assert report.endpoint == "GET /api/health"
     assert report.status == status
@@ -562,11 +596,11 @@ def test_health_check_status(client: FinOpsClient, backend: ReferenceBackend, st
     assert report.circuit_breaker == "closed"
 
 
-def test_health_check_falls_back_to_resources(httpserver: HTTPServer) -> None:
+async def test_health_check_falls_back_to_resources(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/health").respond_with_json({"error": {"code": "not_found"}}, status=404)
     httpserver.expect_request("/api/resources", query_string="limit=1").respond_with_json(page())
-    with FinOpsClient(base(httpserver), api_key=API_KEY) as c:
-        report = c.health_check()
+    async with driver.open(base(httpserver), api_key=API_KEY) as d:
+        report = await d.call("health_check")
     assert report
     assert report.endpoint == "GET /api/resources"
     assert report.http_status == 200
@@ -574,9 +608,9 @@ def test_health_check_falls_back_to_resources(httpserver: HTTPServer) -> None:
     assert httpserver.log[1][0].args["limit"] == "1"
 
 
-def test_health_check_unreachable_never_raises(ft: FakeTime) -> None:
-    with FinOpsClient(f"http://127.0.0.1:{unused_port()}", sleep=ft.sleep, clock=ft.clock) as c:
-        report = c.health_check()
+async def test_health_check_unreachable_never_raises(driver: Driver) -> None:
+    async with driver.open(f"http://127.0.0.1:{unused_port()}") as d:
+        report = await d.call("health_check")
     assert not report
     assert report.error
     assert report.http_status is None
@@ -585,17 +619,18 @@ def test_health_check_unreachable_never_raises(ft: FakeTime) -> None:
     assert report.circuit_breaker in ("closed", "open")
 
 
-def test_health_check_outage_and_open_breaker(client: FinOpsClient, backend: ReferenceBackend) -> None:
+async def test_health_check_outage_and_open_breaker(d: Driver, backend: ReferenceBackend) -> None:
     backend.set_outage("503")
-    report = client.health_check()
+    report = await d.call("health_check")
     assert not report
     assert report.http_status == 503
     assert report.error
     backend.set_outage(None)
-    assert client.circuit_breaker is not None
-    client.circuit_breaker.force_open()
+    breaker = d.client.circuit_breaker
+    assert breaker is not None
+    breaker.force_open()
     before = backend.stats().requests_total
-    report = client.health_check()
+    report = await d.call("health_check")
     assert not report
     assert report.circuit_breaker == "forced_open"
     assert report.error
@@ -603,10 +638,10 @@ def test_health_check_outage_and_open_breaker(client: FinOpsClient, backend: Ref
     assert backend.stats().requests_total == before
 
 
-def test_health_check_non_json_answer(httpserver: HTTPServer) -> None:
+async def test_health_check_non_json_answer(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/health").respond_with_data("OK", content_type="text/plain")
-    with FinOpsClient(base(httpserver)) as c:
-        report = c.health_check()
+    async with driver.open(base(httpserver)) as d:
+        report = await d.call("health_check")
     assert not report
     assert report.http_status == 200
 
@@ -615,17 +650,19 @@ def test_health_check_non_json_answer(httpserver: HTTPServer) -> None:
 
 
 @pytest.mark.parametrize("how", ["arg", "env"])
-def test_dry_run_sends_nothing(backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+async def test_dry_run_sends_nothing(
+    driver: Driver, backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     kwargs: dict[str, Any] = {}
     if how == "arg":
         kwargs["dry_run"] = True
     else:
         monkeypatch.setenv("FINOPS_DRY_RUN", "1")
     backend.add_items("optimizations", [optimization(1)])
-    with FinOpsClient(backend.url, api_key=API_KEY, **kwargs) as c:
-        assert c.dry_run is True
+    async with driver.open(backend.url, api_key=API_KEY, **kwargs) as d:
+        assert d.client.dry_run is True
         before = backend.stats().requests_total
-        result = c.post_resources([resource(i) for i in range(1234)])
+        result = await d.post_resources(resources(1234))
         assert result.dry_run is not None
         assert result.dry_run.method == "POST"
         assert result.dry_run.route == "/api/resources"
@@ -635,37 +672,41 @@ def test_dry_run_sends_nothing(backend: ReferenceBackend, monkeypatch: pytest.Mo
         assert result.ok is False
         assert result.total == 1234
         for post, item, route in (
-            (c.post_optimizations, optimization(5), "/api/optimizations"),
-            (c.post_anomalies, anomaly(5), "/api/anomalies"),
-            (c.post_budget_forecasts, forecast(5), "/api/budgets/forecasts"),
+            ("post_optimizations", optimization(5), "/api/optimizations"),
+            ("post_anomalies", anomaly(5), "/api/anomalies"),
+            ("post_budget_forecasts", forecast(5), "/api/budgets/forecasts"),
         ):
-            r = post([item])
+            r = await d.call(post, [item])
             assert r.dry_run is not None
             assert r.dry_run.route == route
             assert r.dry_run.item_count == 1
             assert r.accepted == ()
             assert not r.ok
-        preview = c.approve_optimization("opt-1", approved=True, comment="ok")
+        preview = await d.call("approve_optimization", "opt-1", approved=True, comment="ok")
         assert isinstance(preview, DryRun)
         assert preview.method == "POST"
         assert preview.route == "/api/optimizations/{optimizationId}/approve"
         assert preview.item_count == 1
         with pytest.raises(RequestValidationError):
-            c.post_resources([resource(0, currentCost=math.nan)])
+            await d.post_resources([resource(0, currentCost=math.nan)])
         with pytest.raises(RequestValidationError):
-            c.approve_optimization("opt-1", comment="c" * 1001)
+            await d.call("approve_optimization", "opt-1", comment="c" * 1001)
+        with pytest.raises(RequestValidationError):
+            await d.call("approve_optimization", "opt-1", approved="no")
         assert backend.stats().requests_total == before
         assert backend.stats().items_stored == 1
         assert backend.stats().decisions == 0
-        assert [o.status for o in c.get_optimizations().data] == [OptimizationStatus.PENDING]
+        assert [o.status for o in (await d.call("get_optimizations")).data] == [OptimizationStatus.PENDING]
         assert backend.stats().requests_total == before + 1
-        assert c.health_check()
+        assert await d.call("health_check")
 
 
-def test_dry_run_false_in_env_does_send(backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_dry_run_false_in_env_does_send(
+    driver: Driver, backend: ReferenceBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FINOPS_DRY_RUN", "0")
-    with FinOpsClient(backend.url, api_key=API_KEY) as c:
-        assert c.post_resources([resource(1)]).ok
+    async with driver.open(backend.url, api_key=API_KEY) as d:
+        assert (await d.post_resources([resource(1)])).ok
     assert backend.stats().items_stored == 1
 
 
@@ -685,14 +726,14 @@ GLOBAL_KEYS = {
 APPROVE_KEY = "POST /api/optimizations/{optimizationId}/approve"
 
 
-def test_performance_metrics(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    client.post_resources([resource(i) for i in range(3)])
-    client.post_optimizations([optimization(1)])
-    client.get_resources()
-    client.approve_optimization("opt-1")
+async def test_performance_metrics(d: Driver) -> None:
+    await d.post_resources(resources(3))
+    await d.call("post_optimizations", [optimization(1)])
+    await d.call("get_resources")
+    await d.call("approve_optimization", "opt-1")
     with pytest.raises(NotFoundError):
-        client.approve_optimization("opt-unknown-123")
-    metrics = client.get_performance_metrics()
+        await d.call("approve_optimization", "opt-unknown-123")
+    metrics = d.client.get_performance_metrics()
     assert metrics["enabled"] is True
     g = metrics["global_metrics"]
     assert set(g) >= GLOBAL_KEYS
@@ -716,13 +757,13 @@ def test_performance_metrics(client: FinOpsClient, backend: ReferenceBackend) ->
     assert cb["failure_count"] == 0  # a 404 says the request was wrong, not the server
 
 
-def test_metrics_count_failures_and_breaker(httpserver: HTTPServer, ft: FakeTime) -> None:
+async def test_metrics_count_failures_and_breaker(driver: Driver, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=503)
-    with FinOpsClient(base(httpserver), max_retries=0, sleep=ft.sleep, clock=ft.clock) as c:
+    async with driver.open(base(httpserver), max_retries=0) as d:
         for _ in range(2):
             with pytest.raises(InternalServerError):
-                c.get_resources()
-        metrics = c.get_performance_metrics()
+                await d.call("get_resources")
+        metrics = d.client.get_performance_metrics()
     assert metrics["global_metrics"]["error_count"] == 2
     assert metrics["global_metrics"]["success_rate"] == 0.0
     assert metrics["endpoint_metrics"]["GET /api/resources"]["failures"] == {"5xx": 2}
@@ -730,22 +771,22 @@ def test_metrics_count_failures_and_breaker(httpserver: HTTPServer, ft: FakeTime
     assert metrics["circuit_breaker"]["state"] == "closed"
 
 
-def test_reset_performance_metrics(client: FinOpsClient) -> None:
-    client.get_resources()
-    client.get_anomalies()
-    client.reset_performance_metrics()
-    metrics = client.get_performance_metrics()
+async def test_reset_performance_metrics(d: Driver) -> None:
+    await d.call("get_resources")
+    await d.call("get_anomalies")
+    d.client.reset_performance_metrics()
+    metrics = d.client.get_performance_metrics()
     assert metrics["global_metrics"]["request_count"] == 0
     assert metrics["global_metrics"]["success_count"] == 0
     assert metrics["global_metrics"]["error_count"] == 0
     assert metrics["endpoint_metrics"] == {}
-    client.get_resources()
-    assert client.get_performance_metrics()["global_metrics"]["request_count"] == 1
+    await d.call("get_resources")
+    assert d.client.get_performance_metrics()["global_metrics"]["request_count"] == 1
 
 
-def test_metrics_snapshot_is_frozen(client: FinOpsClient) -> None:
-    client.get_resources()
-    snap = client.get_metrics_snapshot()
+async def test_metrics_snapshot_is_frozen(d: Driver) -> None:
+    await d.call("get_resources")
+    snap = d.client.get_metrics_snapshot()
     assert snap is not None
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         snap.global_metrics = snap.global_metrics  # type: ignore[misc]
@@ -754,36 +795,50 @@ def test_metrics_snapshot_is_frozen(client: FinOpsClient) -> None:
     op = snap.operations["GET /api/resources"]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         op.successes = 0  # type: ignore[misc]
-    client.get_resources()
+    await d.call("get_resources")
     assert snap.global_metrics.requests == 1  # a snapshot does not move
 
 
-def test_metrics_snapshot_is_deeply_immutable(client: FinOpsClient) -> None:
-    client.get_resources()
-    snap = client.get_metrics_snapshot()
+async def test_metrics_snapshot_is_deeply_immutable(d: Driver) -> None:
+    await d.call("get_resources")
+    snap = d.client.get_metrics_snapshot()
     assert snap is not None
     with pytest.raises(TypeError):
         snap.operations["GET /forged"] = snap.global_metrics  # type: ignore[index]
 
 
-def test_metrics_exact_under_threads(client: FinOpsClient, backend: ReferenceBackend) -> None:
-    def work(_: int) -> None:
-        for _ in range(10):
-            client.get_resources(limit=1)
+# Sync only: threads are how sync callers share one client; async callers share one with tasks,
+# which test_metrics_exact_under_tasks covers.
+def test_metrics_exact_under_threads(backend: ReferenceBackend, ft: FakeTime) -> None:
+    with FinOpsClient(backend.url, api_key=API_KEY, sleep=ft.sleep, clock=ft.clock) as client:
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(work, range(8)))
-    g = client.get_performance_metrics()["global_metrics"]
+        def work(_: int) -> None:
+            for _ in range(10):
+                client.get_resources(limit=1)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(work, range(8)))
+        g = client.get_performance_metrics()["global_metrics"]
     assert g["request_count"] == 80
     assert g["success_count"] == 80
     assert g["in_flight"] == 0
     assert backend.stats().requests_total == 80
 
 
+# Async only: tasks on one event loop are how async callers share one client; sync callers
+# share one with threads, which test_metrics_exact_under_threads covers.
+async def test_metrics_exact_under_tasks(backend: ReferenceBackend, ft: FakeTime) -> None:
+    async with AsyncFinOpsClient(backend.url, api_key=API_KEY, asleep=ft.asleep, clock=ft.clock) as client:
+        await asyncio.gather(*(client.get_resources(limit=1) for _ in range(40)))
+        g = client.get_performance_metrics()["global_metrics"]
+    assert (g["request_count"], g["success_count"], g["in_flight"]) == (40, 40, 0)
+    assert backend.stats().requests_total == 40
+
+
 # --------------------------------------------------------------------------- retries and logging
 
 
-def test_retries_5xx_with_backoff_then_succeeds(httpserver: HTTPServer, ft: FakeTime) -> None:
+async def test_retries_5xx_with_backoff_then_succeeds(driver: Driver, httpserver: HTTPServer, ft: FakeTime) -> None:
     calls = {"n": 0}
     lock = threading.Lock()
 
@@ -796,29 +851,29 @@ def test_retries_5xx_with_backoff_then_succeeds(httpserver: HTTPServer, ft: Fake
         return Response(json.dumps(page()), status=200, content_type="application/json")
 
     httpserver.expect_request("/api/resources").respond_with_handler(handler)
-    with FinOpsClient(base(httpserver), max_retries=3, sleep=ft.sleep, clock=ft.clock) as c:
-        assert c.get_resources().data == []
-        assert c.get_performance_metrics()["global_metrics"]["retries"] == 2
+    async with driver.open(base(httpserver), max_retries=3) as d:
+        assert (await d.call("get_resources")).data == []
+        assert d.client.get_performance_metrics()["global_metrics"]["retries"] == 2
     assert calls["n"] == 3
     assert len(ft.sleeps) == 2
 
 
-def test_retries_stop_at_max_and_skip_4xx(httpserver: HTTPServer, ft: FakeTime) -> None:
+async def test_retries_stop_at_max_and_skip_4xx(driver: Driver, httpserver: HTTPServer, ft: FakeTime) -> None:
     httpserver.expect_request("/api/resources").respond_with_json({"error": {"code": "x"}}, status=500)
     httpserver.expect_request("/api/anomalies").respond_with_json({"error": {"code": "bad"}}, status=400)
-    with FinOpsClient(base(httpserver), max_retries=2, sleep=ft.sleep, clock=ft.clock) as c:
+    async with driver.open(base(httpserver), max_retries=2) as d:
         with pytest.raises(InternalServerError):
-            c.get_resources()
+            await d.call("get_resources")
         assert len(httpserver.log) == 3
         with pytest.raises(BadRequestError):
-            c.get_anomalies()
+            await d.call("get_anomalies")
         assert len(httpserver.log) == 4
     assert len(ft.sleeps) == 2
 
 
-def test_debug_logs_are_redacted(client: FinOpsClient, caplog: pytest.LogCaptureFixture) -> None:
+async def test_debug_logs_are_redacted(d: Driver, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="resilience"):
-        client.post_resources([resource(1)])
-        client.get_resources()
+        await d.post_resources([resource(1)])
+        await d.call("get_resources")
     assert "request POST /api/resources" in caplog.text
     assert API_KEY not in caplog.text

@@ -33,6 +33,7 @@ from resilience import (
     build_transport,
 )
 from resilience._metrics import MAX_OPERATIONS, OTHER
+from tests.support import FakeTime
 
 OK_PAGE = {"success": True, "data": [], "timestamp": "2024-01-01T00:00:00Z"}
 AS_DICT_FIELDS = {
@@ -52,18 +53,6 @@ AS_DICT_FIELDS = {
     "p95",
     "p99",
 }
-
-
-class FakeClock:
-    def __init__(self, now: float = 100.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def no_asleep(_: float) -> None:
-    return None
 
 
 def bucket_width(value: float, buckets: tuple[float, ...] = DEFAULT_BUCKETS) -> float:
@@ -159,7 +148,7 @@ def make_stack(recorder: MetricsRecorder, **policy: Any) -> ResilienceStack:
     )
 
 
-async def test_async_tasks_through_real_stack_count_exactly() -> None:
+async def test_async_tasks_through_real_stack_count_exactly(ft: FakeTime) -> None:
     recorder = MetricsRecorder()
     peak = 0
     attempts: collections.Counter[int] = collections.Counter()
@@ -185,7 +174,7 @@ async def test_async_tasks_through_real_stack_count_exactly() -> None:
         httpx.MockTransport(handler),
         make_stack(recorder, max_retries=2),
         home_origin="http://127.0.0.1",
-        asleep=no_asleep,
+        asleep=ft.asleep,
     )
     tasks = 256
 
@@ -503,7 +492,7 @@ def test_raising_hook_is_logged_and_does_not_break(caplog: pytest.LogCaptureFixt
     assert (g.requests, g.failures, g.retries, g.in_flight) == (1, {"5xx": 1}, 1, 0)
 
 
-def test_hooks_see_retries_from_the_real_stack() -> None:
+def test_hooks_see_retries_from_the_real_stack(ft: FakeTime) -> None:
     hook = RecordingHook()
     recorder = MetricsRecorder(hooks=[hook])
     statuses = iter([503, 503, 200])
@@ -511,7 +500,7 @@ def test_hooks_see_retries_from_the_real_stack() -> None:
         httpx.MockTransport(lambda r: httpx.Response(next(statuses))),
         make_stack(recorder, max_retries=3),
         home_origin="http://127.0.0.1",
-        sleep=lambda s: None,
+        sleep=ft.sleep,
     )
     with httpx.Client(base_url="http://127.0.0.1", transport=transport) as client:
         assert client.get("/a", extensions={EXT_OPERATION: Operation("get_a", "GET", "/a")}).status_code == 200
@@ -551,17 +540,17 @@ def test_log_every_n_requests(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_log_every_t_seconds_with_fake_clock(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="resilience.metrics")
-    clock = FakeClock(100.0)
-    recorder = MetricsRecorder(log_every_seconds=10.0, clock=clock)
+    ft = FakeTime(100.0)
+    recorder = MetricsRecorder(log_every_seconds=10.0, clock=ft.clock)
     for now, expected in [(101.0, 0), (109.9, 0), (110.0, 1), (115.0, 1), (119.99, 1), (120.0, 2), (150.0, 3)]:
-        clock.now = now
+        ft.now = now
         record(recorder, [0.01])
         assert len(perf_lines(caplog)) == expected, now
     recorder.reset()  # restarts the period
-    clock.now = 155.0
+    ft.now = 155.0
     record(recorder, [0.01])
     assert len(perf_lines(caplog)) == 3
-    clock.now = 160.0
+    ft.now = 160.0
     record(recorder, [0.01])
     assert len(perf_lines(caplog)) == 4
     assert perf_lines(caplog)[-1].startswith("performance: 2 requests")
@@ -569,10 +558,10 @@ def test_log_every_t_seconds_with_fake_clock(caplog: pytest.LogCaptureFixture) -
 
 def test_no_periodic_logging_by_default(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    clock = FakeClock()
-    recorder = MetricsRecorder(clock=clock)
+    ft = FakeTime(100.0)
+    recorder = MetricsRecorder(clock=ft.clock)
     for _ in range(50):
-        clock.now += 100
+        ft.now += 100
         record(recorder, [0.01])
     assert perf_lines(caplog) == []
 
@@ -649,12 +638,12 @@ def test_snapshot_is_a_frozen_copy() -> None:
 def test_periodic_line_logged_once_per_period_under_threads(caplog: pytest.LogCaptureFixture) -> None:
     import threading
 
-    now = [100.0]
-    recorder = MetricsRecorder(log_every_seconds=1.0, clock=lambda: now[0])
+    ft = FakeTime(100.0)
+    recorder = MetricsRecorder(log_every_seconds=1.0, clock=ft.clock)
     for _ in range(10):
         recorder.start("GET /x", "op", "GET")
         recorder.end("GET /x", "op", "GET", "success", 200, 0.001)
-    now[0] += 1.0  # one period has passed: the next completions may log, once
+    ft.advance(1.0)  # one period has passed: the next completions may log, once
     barrier = threading.Barrier(8)
 
     def work() -> None:

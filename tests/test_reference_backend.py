@@ -33,67 +33,12 @@ from reference_backend._schemas import (  # noqa: E402
     SCHEMAS,
     SUPPORTED_KEYWORDS,
 )
+from tests.support import anomaly, forecast, optimization, resource, resources  # noqa: E402
 
 SPEC_PATH = ROOT / "openapi.yaml"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def resource(n: int, **overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "resourceId": f"r-{n:04d}",
-        "resourceType": "ec2:instance" if n % 2 == 0 else "s3:bucket",
-        "region": ("us-east-1", "eu-west-1", "ap-south-1")[n % 3],
-        "accountId": f"acct-{n % 2}",
-        "currentCost": float(n),
-        "currency": "USD",
-        "utilizationMetrics": {"cpu": 0.5},
-        "tags": {"env": "test"},
-        "timestamp": "2025-01-15T08:00:00Z",
-    }
-    item.update(overrides)
-    return item
-
-
-def optimization(n: int, **overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "optimizationId": f"opt-{n}",
-        "resourceId": f"r-{n:04d}",
-        "optimizationType": "RIGHTSIZE",
-        "estimatedSavings": 10.0 * n,
-        "riskLevel": ("LOW", "MEDIUM", "HIGH")[n % 3],
-        "confidenceScore": 0.5,
-        "status": "PENDING",
-    }
-    item.update(overrides)
-    return item
-
-
-def anomaly(n: int, **overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "anomalyId": f"an-{n}",
-        "anomalyType": "SPEND_SPIKE",
-        "severity": ("LOW", "CRITICAL")[n % 2],
-        "actualCost": 100.0 + n,
-        "expectedCost": 50.0,
-        "detectedAt": "2025-01-15T06:30:00+01:00",
-    }
-    item.update(overrides)
-    return item
-
-
-def forecast(n: int, **overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "budgetId": f"b-{n}",
-        "budgetType": "MONTHLY",
-        "budgetAmount": 1000,
-        "forecastAmount": 1200.5,
-        "periodStart": "2025-01-01",
-        "periodEnd": "2025-01-31",
-    }
-    item.update(overrides)
-    return item
 
 
 def list_all(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -231,11 +176,15 @@ def test_post_then_list_with_pagination(backend: ReferenceBackend, client: httpx
 
 
 def test_list_filters(client: httpx.Client) -> None:
-    client.post("/api/resources", json=[resource(n) for n in range(12)])
+    items = resources(24)
+    client.post("/api/resources", json=items)
     east = list_all(client, "/api/resources", region="us-east-1", limit=2)
-    assert [i["resourceId"] for i in east] == [f"r-{n:04d}" for n in range(0, 12, 3)]
-    both = list_all(client, "/api/resources", resourceType="ec2:instance", accountId="acct-0", limit=1)
-    assert {i["resourceId"] for i in both} == {f"r-{n:04d}" for n in range(0, 12, 2)}
+    assert [i["resourceId"] for i in east] == [i["resourceId"] for i in items if i["region"] == "us-east-1"]
+    assert 0 < len(east) < len(items)
+    both = list_all(client, "/api/resources", resourceType="ec2", accountId="acct-0", limit=1)
+    expected = {i["resourceId"] for i in items if i["resourceType"] == "ec2" and i["accountId"] == "acct-0"}
+    assert {i["resourceId"] for i in both} == expected
+    assert len(expected) == 2  # r-0000 and r-0012: both filters apply
     assert list_all(client, "/api/resources", region="mars-1") == []
 
     client.post("/api/optimizations", json=[optimization(n) for n in range(6)] + [{**optimization(6), "status": None}])
@@ -245,13 +194,13 @@ def test_list_filters(client: httpx.Client) -> None:
     pending = list_all(client, "/api/optimizations", status="PENDING", limit=3)
     assert len(pending) == 7  # an optimization without status counts as PENDING
 
-    client.post("/api/anomalies", json=[anomaly(n) for n in range(5)])
+    client.post("/api/anomalies", json=[anomaly(n) for n in range(6)])
     critical = list_all(client, "/api/anomalies", severity="CRITICAL")
-    assert [i["anomalyId"] for i in critical] == ["an-1", "an-3"]
+    assert [i["anomalyId"] for i in critical] == ["anom-2", "anom-5"]
 
     client.post("/api/budgets/forecasts", json=[forecast(n) for n in range(3)])
     budgets = list_all(client, "/api/budgets/forecasts", limit=2)
-    assert [i["budgetId"] for i in budgets] == ["b-0", "b-1", "b-2"]
+    assert [i["budgetId"] for i in budgets] == ["bud-0", "bud-1", "bud-2"]
 
 
 @pytest.mark.parametrize(

@@ -238,6 +238,7 @@ SAVINGS_SCRIPT = textwrap.dedent(
     import finops_api_client, resilience
     from finops_api_client import FinOpsClient
     from finops_api_client.models import SavingsSummary
+    from resilience import OpenAPIContract
 
     class Recording(httpx.HTTPTransport):
         def __init__(self):

@@ -16,9 +16,16 @@ import httpx
 import pytest
 import tenacity
 
-from resilience import IDEMPOTENT_METHODS, RETRYABLE_STATUSES, Operation, RetryPolicy, parse_retry_after
+from resilience import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    ConfigurationError,
+    Operation,
+    ResponseTooLargeError,
+    RetryPolicy,
+    parse_retry_after,
+)
 from resilience._call import may_retry
-from resilience._errors import ConfigurationError, ResponseTooLargeError
 
 WALL = 1_750_000_000.0  # 2025-06-15T15:06:40Z, a frozen wall clock
 

@@ -16,16 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resilience._errors import ConfigurationError
-from resilience._retry import RetryBudget
-
-
-class Clock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from resilience import ConfigurationError, RetryBudget
+from tests.support import FakeTime
 
 
 def withdraw_all(budget: RetryBudget, limit: int = 10_000) -> int:
@@ -40,7 +32,7 @@ def withdraw_all(budget: RetryBudget, limit: int = 10_000) -> int:
 
 
 def test_defaults_allow_min_per_second_times_window() -> None:
-    budget = RetryBudget(clock=Clock(5.0))
+    budget = RetryBudget(clock=FakeTime(5.0).clock)
     assert budget.balance() == 100.0  # 10/s * 10 s, no requests yet
     assert withdraw_all(budget) == 100
     assert budget.balance() == 0.0
@@ -48,15 +40,15 @@ def test_defaults_allow_min_per_second_times_window() -> None:
 
 
 def test_one_retry_per_window() -> None:
-    clock = Clock()
-    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=clock)
+    ft = FakeTime(0.0)
+    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=ft.clock)
     for _ in range(50):
         budget.deposit()  # requests buy nothing at 0%
     assert budget.try_withdraw()
     assert not budget.try_withdraw()
-    clock.now = 9.99
+    ft.now = 9.99
     assert not budget.try_withdraw()
-    clock.now = 10.0  # the slot holding the withdrawal has left the window
+    ft.now = 10.0  # the slot holding the withdrawal has left the window
     assert budget.try_withdraw()
     assert not budget.try_withdraw()
 
@@ -77,7 +69,7 @@ def test_one_retry_per_window() -> None:
 def test_percent_of_requests_plus_floor(
     percent: float, min_per_second: float, window: float, requests: int, allowed: int
 ) -> None:
-    budget = RetryBudget(percent=percent, min_per_second=min_per_second, window=window, clock=Clock(100.0))
+    budget = RetryBudget(percent=percent, min_per_second=min_per_second, window=window, clock=FakeTime(100.0).clock)
     for _ in range(requests):
         budget.deposit()
     assert budget.balance() == pytest.approx(percent * requests + min_per_second * window)
@@ -86,55 +78,55 @@ def test_percent_of_requests_plus_floor(
 
 
 def test_requests_expire_after_the_window() -> None:
-    clock = Clock()
-    budget = RetryBudget(percent=0.5, min_per_second=0.0, window=10, clock=clock)
+    ft = FakeTime(0.0)
+    budget = RetryBudget(percent=0.5, min_per_second=0.0, window=10, clock=ft.clock)
     for _ in range(4):
         budget.deposit()  # slot 0
-    clock.now = 5.0
+    ft.now = 5.0
     for _ in range(6):
         budget.deposit()  # slot 5
     assert budget.balance() == 5.0
-    clock.now = 9.999  # slots 0..9 all live
+    ft.now = 9.999  # slots 0..9 all live
     assert budget.balance() == 5.0
-    clock.now = 10.0  # slot 0 expired
+    ft.now = 10.0  # slot 0 expired
     assert budget.balance() == 3.0
-    clock.now = 14.999
+    ft.now = 14.999
     assert budget.balance() == 3.0
-    clock.now = 15.0  # slot 5 expired too
+    ft.now = 15.0  # slot 5 expired too
     assert budget.balance() == 0.0
     assert not budget.try_withdraw()
 
 
 def test_withdrawals_expire_with_their_slot() -> None:
-    clock = Clock()
-    budget = RetryBudget(percent=0.0, min_per_second=0.3, window=10, clock=clock)  # 3 per window
+    ft = FakeTime(0.0)
+    budget = RetryBudget(percent=0.0, min_per_second=0.3, window=10, clock=ft.clock)  # 3 per window
     assert withdraw_all(budget) == 3
-    clock.now = 4.0
+    ft.now = 4.0
     assert withdraw_all(budget) == 0
-    clock.now = 10.5
+    ft.now = 10.5
     assert withdraw_all(budget) == 3
 
 
 def test_a_reused_slot_starts_from_zero() -> None:
     # Tick 0 and tick 10 share a ring slot: the old counts must not leak into the new tick.
-    clock = Clock(0.5)
-    budget = RetryBudget(percent=1.0, min_per_second=0.0, window=10, clock=clock)
+    ft = FakeTime(0.5)
+    budget = RetryBudget(percent=1.0, min_per_second=0.0, window=10, clock=ft.clock)
     for _ in range(5):
         budget.deposit()
-    clock.now = 10.5
+    ft.now = 10.5
     budget.deposit()
     assert budget.balance() == 1.0
-    clock.now = 30.5  # long idle: everything expired
+    ft.now = 30.5  # long idle: everything expired
     assert budget.balance() == 0.0
 
 
 def test_slots_follow_a_short_window() -> None:
-    clock = Clock()
-    budget = RetryBudget(percent=1.0, min_per_second=0.0, window=1.0, clock=clock)  # 0.1 s slots
+    ft = FakeTime(0.0)
+    budget = RetryBudget(percent=1.0, min_per_second=0.0, window=1.0, clock=ft.clock)  # 0.1 s slots
     budget.deposit()
-    clock.now = 0.95
+    ft.now = 0.95
     assert budget.balance() == 1.0
-    clock.now = 1.05
+    ft.now = 1.05
     assert budget.balance() == 0.0
 
 
@@ -190,15 +182,15 @@ ops = st.lists(
 def test_withdrawals_never_exceed_the_window_allowance(
     percent: float, floor: float, window: float, steps: list[tuple[str, int]]
 ) -> None:
-    clock = Clock(1000.0)
-    budget = RetryBudget(percent=percent, min_per_second=floor, window=window, clock=clock)
+    ft = FakeTime(1000.0)
+    budget = RetryBudget(percent=percent, min_per_second=floor, window=window, clock=ft.clock)
     slot = window / 10
     deposits: list[int] = []  # the tick of each deposit
     granted: list[int] = []  # the tick of each granted withdrawal
     for kind, amount in steps:
-        tick = int(clock.now / slot)
+        tick = int(ft.now / slot)
         if kind == "wait":
-            clock.now += amount * window / 100
+            ft.now += amount * window / 100
         elif kind == "deposit":
             budget.deposit()
             deposits.append(tick)
@@ -212,8 +204,8 @@ def test_withdrawals_never_exceed_the_window_allowance(
             if ok:
                 granted.append(tick)
                 assert live_retries + 1 <= allowance + 1e-9
-        live_requests = sum(1 for t in deposits if t > int(clock.now / slot) - 10)
-        live_retries = sum(1 for t in granted if t > int(clock.now / slot) - 10)
+        live_requests = sum(1 for t in deposits if t > int(ft.now / slot) - 10)
+        live_retries = sum(1 for t in granted if t > int(ft.now / slot) - 10)
         assert budget.balance() == pytest.approx(max(0.0, percent * live_requests + floor * window - live_retries))
 
 
@@ -232,8 +224,8 @@ def busy_switching() -> Iterator[None]:
 def test_concurrent_withdrawals_never_exceed_the_allowance() -> None:
     # A lost race shows only at the boundary where the budget runs out, so the 16 threads meet
     # at many boundaries: 150 budgets in turn, all threads released together on each.
-    clock = Clock(50.0)
-    budgets = [RetryBudget(percent=0.2, min_per_second=0.5, window=10, clock=clock) for _ in range(150)]
+    ft = FakeTime(50.0)
+    budgets = [RetryBudget(percent=0.2, min_per_second=0.5, window=10, clock=ft.clock) for _ in range(150)]
     for budget in budgets:
         for _ in range(10):
             budget.deposit()
@@ -260,7 +252,7 @@ def test_concurrent_withdrawals_never_exceed_the_allowance() -> None:
 
 @pytest.mark.usefixtures("busy_switching")
 def test_concurrent_deposits_and_withdrawals() -> None:
-    budget = RetryBudget(percent=0.5, min_per_second=0.0, window=10, clock=Clock(50.0))
+    budget = RetryBudget(percent=0.5, min_per_second=0.0, window=10, clock=FakeTime(50.0).clock)
     start = threading.Barrier(16)
     granted = [0] * 16
 

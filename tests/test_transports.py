@@ -1,7 +1,8 @@
 """The retry layer and the stack around it, sync and async alike.
 
-Every test runs twice (``mode`` = sync / async) against ``httpx.MockTransport``. Time is fake:
-the injected sleep records each delay and advances the fake clock, so nothing ever waits.
+Every test runs twice (``mode`` = sync / async, through ``tests.support.Driver``) against
+``httpx.MockTransport``. Time is fake (``tests.support.FakeTime``): the injected sleep records
+each delay and advances the fake clock, so nothing ever waits.
 """
 
 from __future__ import annotations
@@ -15,53 +16,34 @@ from typing import Any
 import httpx
 import pytest
 import tenacity
-from finops_api_client import AsyncFinOpsClient, FinOpsClient
 
-from resilience._auth import SwitchableAuth
-from resilience._breaker_config import CircuitBreakerConfig
-from resilience._breaker_registry import BreakerRegistry
-from resilience._errors import CircuitOpenError, RateLimitError, ResponseTooLargeError
-from resilience._metrics import MetricsRecorder
-from resilience._retry import RetryBudget, RetryPolicy
+from resilience import (
+    EXT_OPERATION,
+    BreakerRegistry,
+    CircuitBreakerConfig,
+    CircuitOpenError,
+    MetricsRecorder,
+    Operation,
+    RateLimitError,
+    ResponseTooLargeError,
+    RetryBudget,
+    RetryPolicy,
+    RetryTransport,
+    SwitchableAuth,
+    call_record_of,
+)
 from resilience._stack import ResilienceStack, build_transport
-from resilience._transports import RetryTransport
+from tests.support import WALL, Driver, FakeTime
 
 ORIGIN = "https://api.test"
 URL = f"{ORIGIN}/v1/resources"
-WALL = 1_750_000_000.0
 
-NOTE_RETRIES = "resilience.retries"
-NOTE_BUDGET = "resilience.budget_exhausted"
-NOTE_MAYBE = "resilience.maybe_delivered"
-NOTE_RETRY_AFTER = "resilience.retry_after"
 
 RETRYABLE = {408, 429, 500, 502, 503, 504}
 STATUSES = [200, 400, 401, 403, 404, 408, 409, 422, 429, 500, 501, 502, 503, 504]
 
 
 # -- fakes -------------------------------------------------------------------------------------
-
-
-class FakeTime:
-    """A monotonic clock and a wall clock that move only when the code under test sleeps
-    (or a handler says an attempt took time)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return WALL + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 Outcome = int | type[Exception] | Callable[[httpx.Request], httpx.Response]
@@ -71,9 +53,9 @@ class Script:
     """The server: answers attempt n with ``outcomes[n]`` (the last one repeats) and records
     each attempt's headers, time and extensions."""
 
-    def __init__(self, *outcomes: Outcome, fake: FakeTime | None = None, latency: float = 0.0) -> None:
+    def __init__(self, *outcomes: Outcome, ft: FakeTime | None = None, latency: float = 0.0) -> None:
         self.outcomes = outcomes
-        self.fake = fake
+        self.ft = ft
         self.latency = latency
         self.headers: list[dict[str, str]] = []
         self.started: list[float] = []
@@ -86,9 +68,9 @@ class Script:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.headers.append(dict(request.headers))
         self.timeouts.append(dict(request.extensions.get("timeout") or {}))
-        if self.fake is not None:
-            self.started.append(self.fake.now)
-            self.fake.now += self.latency
+        if self.ft is not None:
+            self.started.append(self.ft.elapsed)
+            self.ft.advance(self.latency)
         outcome = self.outcomes[min(self.calls, len(self.outcomes)) - 1]
         if isinstance(outcome, int):
             return httpx.Response(outcome, json={"n": self.calls})
@@ -131,22 +113,22 @@ class ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-def retry_layer(script: Script, fake: FakeTime, *, max_body: int = 1 << 20, **policy: Any) -> RetryTransport:
+def retry_layer(script: Script, ft: FakeTime, *, max_body: int = 1 << 20, **policy: Any) -> RetryTransport:
     """The retry layer alone over the scripted server; ``policy`` are RetryPolicy fields."""
     return RetryTransport(
         httpx.MockTransport(script),
         RetryPolicy(**policy),
-        sleep=fake.sleep,
-        asleep=fake.asleep,
-        clock=fake.clock,
-        wall_clock=fake.wall,
+        sleep=ft.sleep,
+        asleep=ft.asleep,
+        clock=ft.clock,
+        wall_clock=ft.wall,
         max_body=max_body,
     )
 
 
 def stack(
     script: Script,
-    fake: FakeTime,
+    ft: FakeTime,
     *,
     policy: RetryPolicy | None = None,
     budget: RetryBudget | None = None,
@@ -165,10 +147,10 @@ def stack(
         httpx.MockTransport(script),
         resilience,
         home_origin=ORIGIN,
-        sleep=fake.sleep,
-        asleep=fake.asleep,
-        clock=fake.clock,
-        wall_clock=fake.wall,
+        sleep=ft.sleep,
+        asleep=ft.asleep,
+        clock=ft.clock,
+        wall_clock=ft.wall,
         max_body=max_body,
     )
 
@@ -176,35 +158,12 @@ def stack(
 def request(method: str = "GET", *, key: str | None = None, keyed_operation: bool = False) -> httpx.Request:
     """A request as the generated code builds it; ``keyed_operation`` says the operation accepts
     an Idempotency-Key (the correlation layer then adds one to a POST)."""
-    extensions: dict[str, Any] = {"operation_id": "list_resources", "route_template": "/v1/resources"}
-    if keyed_operation:
-        extensions["idempotency_header"] = "Idempotency-Key"
+    idempotency = "Idempotency-Key" if keyed_operation or key else None
+    op = Operation("list_resources", method, "/v1/resources", idempotency_header=idempotency)
+    extensions: dict[str, Any] = {EXT_OPERATION: op}
     headers = {"Idempotency-Key": key} if key else {}
     content = None if method == "GET" else b'{"items": []}'
     return httpx.Request(method, URL, headers=headers, content=content, extensions=extensions)
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-async def send(mode: str, transport: Any, req: httpx.Request) -> httpx.Response:
-    """One logical call through ``transport``, sync or async."""
-    if mode == "sync":
-        response: httpx.Response = transport.handle_request(req)
-    else:
-        response = await transport.handle_async_request(req)
-    return response
-
-
-async def body(mode: str, response: httpx.Response) -> bytes:
-    return response.read() if mode == "sync" else await response.aread()
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -214,39 +173,39 @@ VARIANTS = {"GET": ("GET", None), "POST-no-key": ("POST", None), "POST-key": ("P
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("status", STATUSES)
-async def test_status_classification(mode: str, fake: FakeTime, status: int, variant: str) -> None:
+async def test_status_classification(driver: Driver, ft: FakeTime, status: int, variant: str) -> None:
     method, key = VARIANTS[variant]
     script = Script(status)
     req = request(method, key=key)
-    response = await send(mode, retry_layer(script, fake), req)
+    response = await driver.send(retry_layer(script, ft), req)
     retried = status in RETRYABLE and variant != "POST-no-key"
     assert response.status_code == status
     assert script.calls == (1 + 3 if retried else 1)
-    assert len(fake.sleeps) == (3 if retried else 0)
-    assert req.extensions.get(NOTE_RETRIES, 0) == (3 if retried else 0)
-    assert (await body(mode, response)) == f'{{"n":{script.calls}}}'.encode()
+    assert len(ft.sleeps) == (3 if retried else 0)
+    assert call_record_of(req).retries == (3 if retried else 0)
+    assert (await driver.read(response)) == f'{{"n":{script.calls}}}'.encode()
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 5])
-async def test_attempts_follow_max_retries(mode: str, fake: FakeTime, max_retries: int) -> None:
+async def test_attempts_follow_max_retries(driver: Driver, ft: FakeTime, max_retries: int) -> None:
     script = Script(503)
-    await send(mode, retry_layer(script, fake, max_retries=max_retries), request())
+    await driver.send(retry_layer(script, ft, max_retries=max_retries), request())
     assert script.calls == 1 + max_retries
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "HEAD", "OPTIONS"])
-async def test_idempotent_methods_are_retried(mode: str, fake: FakeTime, method: str) -> None:
+async def test_idempotent_methods_are_retried(driver: Driver, ft: FakeTime, method: str) -> None:
     script = Script(503, 200)
-    response = await send(mode, retry_layer(script, fake), httpx.Request(method, URL))
+    response = await driver.send(retry_layer(script, ft), httpx.Request(method, URL))
     assert (response.status_code, script.calls) == (200, 2)
 
 
-async def test_custom_retry_statuses(mode: str, fake: FakeTime) -> None:
+async def test_custom_retry_statuses(driver: Driver, ft: FakeTime) -> None:
     script = Script(503)
-    await send(mode, retry_layer(script, fake, retry_statuses={500}), request())
+    await driver.send(retry_layer(script, ft, retry_statuses={500}), request())
     assert script.calls == 1
     script = Script(500, 200)
-    await send(mode, retry_layer(script, fake, retry_statuses={500}), request())
+    await driver.send(retry_layer(script, ft, retry_statuses={500}), request())
     assert script.calls == 2
 
 
@@ -258,43 +217,43 @@ MAYBE_DELIVERED = {httpx.ReadTimeout, httpx.RemoteProtocolError}
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("exc", EXCEPTIONS, ids=lambda e: e.__name__)
-async def test_exception_classification(mode: str, fake: FakeTime, exc: type[Exception], variant: str) -> None:
+async def test_exception_classification(driver: Driver, ft: FakeTime, exc: type[Exception], variant: str) -> None:
     method, key = VARIANTS[variant]
     script = Script(exc)
     req = request(method, key=key)
     with pytest.raises(exc):
-        await send(mode, retry_layer(script, fake), req)
+        await driver.send(retry_layer(script, ft), req)
     retried = variant != "POST-no-key"
     assert script.calls == (4 if retried else 1)
-    assert req.extensions.get(NOTE_MAYBE, False) is (exc in MAYBE_DELIVERED)
+    assert call_record_of(req).maybe_delivered is (exc in MAYBE_DELIVERED)
 
 
 @pytest.mark.parametrize("exc", EXCEPTIONS, ids=lambda e: e.__name__)
-async def test_exception_then_success(mode: str, fake: FakeTime, exc: type[Exception]) -> None:
+async def test_exception_then_success(driver: Driver, ft: FakeTime, exc: type[Exception]) -> None:
     script = Script(exc, exc, 200)
     req = request()
-    response = await send(mode, retry_layer(script, fake), req)
-    assert (response.status_code, script.calls, len(fake.sleeps)) == (200, 3, 2)
-    assert req.extensions[NOTE_RETRIES] == 2
+    response = await driver.send(retry_layer(script, ft), req)
+    assert (response.status_code, script.calls, len(ft.sleeps)) == (200, 3, 2)
+    assert call_record_of(req).retries == 2
 
 
-async def test_unknown_exception_is_not_retried(mode: str, fake: FakeTime) -> None:
+async def test_unknown_exception_is_not_retried(driver: Driver, ft: FakeTime) -> None:
     def boom(request: httpx.Request) -> httpx.Response:
         raise KeyError("bug")
 
     script = Script(boom)
     with pytest.raises(KeyError):
-        await send(mode, retry_layer(script, fake), request())
+        await driver.send(retry_layer(script, ft), request())
     assert script.calls == 1
 
 
-async def test_connect_error_then_read_timeout_marks_maybe_delivered(mode: str, fake: FakeTime) -> None:
+async def test_connect_error_then_read_timeout_marks_maybe_delivered(driver: Driver, ft: FakeTime) -> None:
     script = Script(httpx.ReadTimeout, httpx.ConnectError)
     req = request()
     with pytest.raises(httpx.ConnectError):
-        await send(mode, retry_layer(script, fake), req)
+        await driver.send(retry_layer(script, ft), req)
     # The final error is a connect error, but an earlier attempt may have reached the server.
-    assert req.extensions[NOTE_MAYBE] is True
+    assert call_record_of(req).maybe_delivered is True
 
 
 # -- Retry-After -------------------------------------------------------------------------------
@@ -308,88 +267,65 @@ def http_date(wall_offset: float) -> str:
     return email.utils.format_datetime(datetime.fromtimestamp(WALL + wall_offset, UTC), usegmt=True)
 
 
-async def test_retry_after_seconds(mode: str, fake: FakeTime) -> None:
+async def test_retry_after_seconds(driver: Driver, ft: FakeTime) -> None:
     script = Script(retry_after("2"), 200)
-    response = await send(mode, retry_layer(script, fake), request())
+    response = await driver.send(retry_layer(script, ft), request())
     assert (response.status_code, script.calls) == (200, 2)
-    assert fake.sleeps == [2.0]
+    assert ft.sleeps == [2.0]
 
 
-async def test_retry_after_http_date(mode: str, fake: FakeTime) -> None:
+async def test_retry_after_http_date(driver: Driver, ft: FakeTime) -> None:
     script = Script(retry_after(http_date(7), 429), 200)
-    response = await send(mode, retry_layer(script, fake), request())
+    response = await driver.send(retry_layer(script, ft), request())
     assert (response.status_code, script.calls) == (200, 2)
-    assert fake.sleeps == [7.0]
+    assert ft.sleeps == [7.0]
 
 
-async def test_retry_after_zero_and_past_date(mode: str, fake: FakeTime) -> None:
+async def test_retry_after_zero_and_past_date(driver: Driver, ft: FakeTime) -> None:
     script = Script(retry_after("0"), retry_after(http_date(-100)), 200)
-    response = await send(mode, retry_layer(script, fake), request())
+    response = await driver.send(retry_layer(script, ft), request())
     assert response.status_code == 200
-    assert fake.sleeps == [0.0, 0.0]
+    assert ft.sleeps == [0.0, 0.0]
 
 
-async def test_malformed_retry_after_falls_back_to_backoff(mode: str, fake: FakeTime) -> None:
+async def test_malformed_retry_after_falls_back_to_backoff(driver: Driver, ft: FakeTime) -> None:
     script = Script(retry_after("soon"), 200)
-    await send(mode, retry_layer(script, fake, wait=tenacity.wait_fixed(0.25)), request())
-    assert fake.sleeps == [0.25]
+    await driver.send(retry_layer(script, ft, wait=tenacity.wait_fixed(0.25)), request())
+    assert ft.sleeps == [0.25]
 
 
 @pytest.mark.parametrize("value", ["120", "61", http_date(3600)])
-async def test_retry_after_too_long_is_not_waited_for(mode: str, fake: FakeTime, value: str) -> None:
+async def test_retry_after_too_long_is_not_waited_for(driver: Driver, ft: FakeTime, value: str) -> None:
     script = Script(retry_after(value, 429), 200)
     req = request()
-    response = await send(mode, retry_layer(script, fake), req)
-    assert (response.status_code, script.calls, fake.sleeps) == (429, 1, [])
-    assert req.extensions[NOTE_RETRY_AFTER] > 60
+    response = await driver.send(retry_layer(script, ft), req)
+    assert (response.status_code, script.calls, ft.sleeps) == (429, 1, [])
+    assert call_record_of(req).retry_after > 60
 
 
-async def test_retry_after_at_the_cap_is_waited_for(mode: str, fake: FakeTime) -> None:
+async def test_retry_after_at_the_cap_is_waited_for(driver: Driver, ft: FakeTime) -> None:
     script = Script(retry_after("60", 429), 200)
-    response = await send(mode, retry_layer(script, fake), request())
-    assert (response.status_code, fake.sleeps) == (200, [60.0])
+    response = await driver.send(retry_layer(script, ft), request())
+    assert (response.status_code, ft.sleeps) == (200, [60.0])
 
 
 @pytest.mark.parametrize("value", ["120", http_date(120)])
-def test_client_error_carries_too_long_retry_after_sync(fake: FakeTime, value: str) -> None:
+async def test_client_error_carries_too_long_retry_after(driver: Driver, ft: FakeTime, value: str) -> None:
     script = Script(retry_after(value, 429))
-    client = FinOpsClient(
-        "http://localhost:5002",
-        transport=httpx.MockTransport(script),
-        sleep=fake.sleep,
-        clock=fake.clock,
-        wall_clock=fake.wall,
-    )
-    with client, pytest.raises(RateLimitError) as info:
-        client.get_health()
-    assert info.value.retry_after == 120.0
-    assert (script.calls, fake.sleeps) == (1, [])
-
-
-@pytest.mark.parametrize("value", ["120", http_date(120)])
-async def test_client_error_carries_too_long_retry_after_async(fake: FakeTime, value: str) -> None:
-    script = Script(retry_after(value, 429))
-    client = AsyncFinOpsClient(
-        "http://localhost:5002",
-        transport=httpx.MockTransport(script),
-        asleep=fake.asleep,
-        clock=fake.clock,
-        wall_clock=fake.wall,
-    )
-    async with client:
+    async with driver.open("http://localhost:5002", transport=httpx.MockTransport(script), wall_clock=ft.wall) as d:
         with pytest.raises(RateLimitError) as info:
-            await client.get_health()
+            await d.call("get_health")
     assert info.value.retry_after == 120.0
-    assert (script.calls, fake.sleeps) == (1, [])
+    assert (script.calls, ft.sleeps) == (1, [])
 
 
 # -- correlation: the same ids on every attempt ------------------------------------------------
 
 
-async def test_same_ids_on_every_attempt_new_ids_per_call(mode: str, fake: FakeTime) -> None:
+async def test_same_ids_on_every_attempt_new_ids_per_call(driver: Driver, ft: FakeTime) -> None:
     script = Script(503, httpx.ReadTimeout, 200)
-    transport = stack(script, fake, policy=RetryPolicy(max_retries=3))
-    response = await send(mode, transport, request("POST", keyed_operation=True))
+    transport = stack(script, ft, policy=RetryPolicy(max_retries=3))
+    response = await driver.send(transport, request("POST", keyed_operation=True))
     assert (response.status_code, script.calls) == (200, 3)
     keys = {h.get("idempotency-key") for h in script.headers}
     ids = {h.get("x-request-id") for h in script.headers}
@@ -399,27 +335,27 @@ async def test_same_ids_on_every_attempt_new_ids_per_call(mode: str, fake: FakeT
     assert None not in ids
 
     script.outcomes = (200,)
-    await send(mode, transport, request("POST", keyed_operation=True))
+    await driver.send(transport, request("POST", keyed_operation=True))
     assert script.headers[-1]["idempotency-key"] not in keys
     assert script.headers[-1]["x-request-id"] not in ids
 
 
-async def test_caller_ids_are_kept_and_get_has_no_key(mode: str, fake: FakeTime) -> None:
+async def test_caller_ids_are_kept_and_get_has_no_key(driver: Driver, ft: FakeTime) -> None:
     script = Script(503, 200)
-    transport = stack(script, fake)
+    transport = stack(script, ft)
     req = request("POST", key="caller-key", keyed_operation=True)
     req.headers["X-Request-ID"] = "caller-id"
-    await send(mode, transport, req)
+    await driver.send(transport, req)
     assert [h["idempotency-key"] for h in script.headers] == ["caller-key", "caller-key"]
     assert [h["x-request-id"] for h in script.headers] == ["caller-id", "caller-id"]
-    await send(mode, transport, request("GET", keyed_operation=True))
+    await driver.send(transport, request("GET", keyed_operation=True))
     assert "idempotency-key" not in script.headers[-1]
 
 
-async def test_post_without_keyed_operation_gets_no_key_and_no_retry(mode: str, fake: FakeTime) -> None:
+async def test_post_without_keyed_operation_gets_no_key_and_no_retry(driver: Driver, ft: FakeTime) -> None:
     script = Script(503)
     req = request("POST")
-    response = await send(mode, stack(script, fake), req)
+    response = await driver.send(stack(script, ft), req)
     assert (response.status_code, script.calls) == (503, 1)
     assert "idempotency-key" not in script.headers[0]
 
@@ -427,22 +363,22 @@ async def test_post_without_keyed_operation_gets_no_key_and_no_retry(mode: str, 
 # -- deadline ----------------------------------------------------------------------------------
 
 
-async def test_deadline_stops_before_a_wait_that_would_overrun(mode: str, fake: FakeTime) -> None:
-    script = Script(503, fake=fake)
+async def test_deadline_stops_before_a_wait_that_would_overrun(driver: Driver, ft: FakeTime) -> None:
+    script = Script(503, ft=ft)
     policy: dict[str, Any] = {"max_retries": 10, "deadline": 1.0, "wait": tenacity.wait_fixed(0.4)}
-    response = await send(mode, retry_layer(script, fake, **policy), request())
+    response = await driver.send(retry_layer(script, ft, **policy), request())
     # attempts at 0.0, 0.4, 0.8; a third wait would end at 1.2 > 1.0
     assert response.status_code == 503
     assert script.started == pytest.approx([0.0, 0.4, 0.8])
-    assert fake.sleeps == pytest.approx([0.4, 0.4])
+    assert ft.sleeps == pytest.approx([0.4, 0.4])
 
 
-async def test_deadline_counts_the_first_attempt(mode: str, fake: FakeTime) -> None:
+async def test_deadline_counts_the_first_attempt(driver: Driver, ft: FakeTime) -> None:
     # Each attempt takes 0.5 s. Attempt 1 ends at 0.5, a 0.2 s wait ends at 0.7 <= 1.0: retry.
     # Attempt 2 ends at 1.2, past the deadline: no more retries.
-    script = Script(503, fake=fake, latency=0.5)
+    script = Script(503, ft=ft, latency=0.5)
     policy: dict[str, Any] = {"max_retries": 10, "deadline": 1.0, "wait": tenacity.wait_fixed(0.2)}
-    response = await send(mode, retry_layer(script, fake, **policy), request())
+    response = await driver.send(retry_layer(script, ft, **policy), request())
     assert response.status_code == 503
     assert script.started == pytest.approx([0.0, 0.7])
     assert all(t <= 1.0 for t in script.started)
@@ -450,49 +386,49 @@ async def test_deadline_counts_the_first_attempt(mode: str, fake: FakeTime) -> N
     assert script.timeouts[1] == pytest.approx({"connect": 0.3, "read": 0.3, "write": 0.3, "pool": 0.3})
 
 
-async def test_deadline_blocks_a_long_retry_after(mode: str, fake: FakeTime) -> None:
-    script = Script(retry_after("2"), 200, fake=fake)
-    response = await send(mode, retry_layer(script, fake, deadline=1.0), request())
-    assert (response.status_code, script.calls, fake.sleeps) == (503, 1, [])
+async def test_deadline_blocks_a_long_retry_after(driver: Driver, ft: FakeTime) -> None:
+    script = Script(retry_after("2"), 200, ft=ft)
+    response = await driver.send(retry_layer(script, ft, deadline=1.0), request())
+    assert (response.status_code, script.calls, ft.sleeps) == (503, 1, [])
 
 
 # -- budget ------------------------------------------------------------------------------------
 
 
-async def test_budget_exhausted_stops_retries(mode: str, fake: FakeTime) -> None:
-    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=fake.clock)  # 1 retry
-    metrics = MetricsRecorder(clock=fake.clock)
+async def test_budget_exhausted_stops_retries(driver: Driver, ft: FakeTime) -> None:
+    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=ft.clock)  # 1 retry
+    metrics = MetricsRecorder(clock=ft.clock)
     script = Script(503, 200)
-    transport = stack(script, fake, budget=budget, metrics=metrics)
+    transport = stack(script, ft, budget=budget, metrics=metrics)
 
     first = request()
-    response = await send(mode, transport, first)
+    response = await driver.send(transport, first)
     assert (response.status_code, script.calls) == (200, 2)
-    assert not first.extensions.get(NOTE_BUDGET)
+    assert not call_record_of(first).budget_exhausted
 
     script.outcomes = (503,)
     second = request()
-    response = await send(mode, transport, second)
+    response = await driver.send(transport, second)
     assert response.status_code == 503
     assert script.calls == 3  # one attempt, no retry
-    assert second.extensions[NOTE_BUDGET] is True
-    assert second.extensions.get(NOTE_RETRIES, 0) == 0
+    assert call_record_of(second).budget_exhausted is True
+    assert call_record_of(second).retries == 0
 
     g = metrics.snapshot().global_metrics
     assert (g.requests, g.successes, g.retries) == (2, 1, 1)
     assert dict(g.failures) == {"budget_exhausted": 1}
 
 
-async def test_budget_exhausted_on_exception(mode: str, fake: FakeTime) -> None:
-    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=fake.clock)
-    metrics = MetricsRecorder(clock=fake.clock)
+async def test_budget_exhausted_on_exception(driver: Driver, ft: FakeTime) -> None:
+    budget = RetryBudget(percent=0.0, min_per_second=0.1, window=10, clock=ft.clock)
+    metrics = MetricsRecorder(clock=ft.clock)
     script = Script(httpx.ConnectError)
-    transport = stack(script, fake, budget=budget, metrics=metrics)
+    transport = stack(script, ft, budget=budget, metrics=metrics)
     with pytest.raises(httpx.ConnectError):
-        await send(mode, transport, request())
+        await driver.send(transport, request())
     assert script.calls == 2  # the budget paid for one retry
     with pytest.raises(httpx.ConnectError):
-        await send(mode, transport, request())
+        await driver.send(transport, request())
     assert script.calls == 3
     assert dict(metrics.snapshot().global_metrics.failures) == {"budget_exhausted": 2}
 
@@ -500,47 +436,49 @@ async def test_budget_exhausted_on_exception(mode: str, fake: FakeTime) -> None:
 # -- breaker -----------------------------------------------------------------------------------
 
 
-async def test_breaker_opening_mid_retries_stops_at_once(mode: str, fake: FakeTime) -> None:
-    breakers = BreakerRegistry(CircuitBreakerConfig(failure_threshold=2), clock=fake.clock)
+async def test_breaker_opening_mid_retries_stops_at_once(driver: Driver, ft: FakeTime) -> None:
+    breakers = BreakerRegistry(CircuitBreakerConfig(failure_threshold=2), clock=ft.clock)
     script = Script(503)
-    transport = stack(script, fake, breakers=breakers, policy=RetryPolicy(max_retries=5))
+    transport = stack(script, ft, breakers=breakers, policy=RetryPolicy(max_retries=5))
     with pytest.raises(CircuitOpenError):
-        await send(mode, transport, request())
+        await driver.send(transport, request())
     assert script.calls == 2  # the third attempt was refused before reaching the server
     with pytest.raises(CircuitOpenError):
-        await send(mode, transport, request())
+        await driver.send(transport, request())
     assert script.calls == 2
 
 
 # -- the success path never builds tenacity ----------------------------------------------------
 
 
-async def test_success_path_never_builds_tenacity(mode: str, fake: FakeTime, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_success_path_never_builds_tenacity(
+    driver: Driver, ft: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("tenacity built on a path that needs no retry")
 
     monkeypatch.setattr(tenacity.Retrying, "__init__", forbidden)
     monkeypatch.setattr(tenacity.AsyncRetrying, "__init__", forbidden)
-    metrics = MetricsRecorder(clock=fake.clock)
-    breakers = BreakerRegistry(CircuitBreakerConfig(), clock=fake.clock)
-    budget = RetryBudget(clock=fake.clock)
-    full = stack(Script(200), fake, metrics=metrics, breakers=breakers, budget=budget)
+    metrics = MetricsRecorder(clock=ft.clock)
+    breakers = BreakerRegistry(CircuitBreakerConfig(), clock=ft.clock)
+    budget = RetryBudget(clock=ft.clock)
+    full = stack(Script(200), ft, metrics=metrics, breakers=breakers, budget=budget)
     cases: list[tuple[Any, httpx.Request, int]] = [
         (full, request(), 200),
         (full, request("POST", keyed_operation=True), 200),
-        (stack(Script(404), fake), request(), 404),
-        (retry_layer(Script(200), fake), request(), 200),
-        (retry_layer(Script(404), fake), request(), 404),
-        (retry_layer(Script(503), fake), request("POST"), 503),
-        (retry_layer(Script(503), fake, max_retries=0), request(), 503),
+        (stack(Script(404), ft), request(), 404),
+        (retry_layer(Script(200), ft), request(), 200),
+        (retry_layer(Script(404), ft), request(), 404),
+        (retry_layer(Script(503), ft), request("POST"), 503),
+        (retry_layer(Script(503), ft, max_retries=0), request(), 503),
     ]
     for transport, req, status in cases:
-        assert (await send(mode, transport, req)).status_code == status
+        assert (await driver.send(transport, req)).status_code == status
     with pytest.raises(httpx.ConnectError):
-        await send(mode, retry_layer(Script(httpx.ConnectError), fake), request("POST"))
+        await driver.send(retry_layer(Script(httpx.ConnectError), ft), request("POST"))
     # The patch is live: a retryable outcome does reach tenacity.
     with pytest.raises(AssertionError, match="tenacity built"):
-        await send(mode, retry_layer(Script(503), fake), request())
+        await driver.send(retry_layer(Script(503), ft), request())
 
 
 # -- bodies ------------------------------------------------------------------------------------
@@ -554,24 +492,24 @@ def whole_body(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, stream=ChunkStream([b'{"data": ', b"[1, 2, 3]}"]))
 
 
-async def test_body_cut_mid_response_is_retried(mode: str, fake: FakeTime) -> None:
+async def test_body_cut_mid_response_is_retried(driver: Driver, ft: FakeTime) -> None:
     script = Script(cut_body, whole_body)
-    response = await send(mode, retry_layer(script, fake), request())
+    response = await driver.send(retry_layer(script, ft), request())
     assert script.calls == 2
     assert response.content == b'{"data": [1, 2, 3]}'
-    assert await body(mode, response) == b'{"data": [1, 2, 3]}'
+    assert await driver.read(response) == b'{"data": [1, 2, 3]}'
 
 
-async def test_body_cut_on_unkeyed_post_is_maybe_delivered(mode: str, fake: FakeTime) -> None:
+async def test_body_cut_on_unkeyed_post_is_maybe_delivered(driver: Driver, ft: FakeTime) -> None:
     script = Script(cut_body, whole_body)
     req = request("POST")
     with pytest.raises(httpx.RemoteProtocolError):
-        await send(mode, retry_layer(script, fake), req)
+        await driver.send(retry_layer(script, ft), req)
     assert script.calls == 1
-    assert req.extensions[NOTE_MAYBE] is True
+    assert call_record_of(req).maybe_delivered is True
 
 
-async def test_too_large_with_content_length(mode: str, fake: FakeTime) -> None:
+async def test_too_large_with_content_length(driver: Driver, ft: FakeTime) -> None:
     stream = ChunkStream([b"x" * 100])
 
     def big(request: httpx.Request) -> httpx.Response:
@@ -579,23 +517,23 @@ async def test_too_large_with_content_length(mode: str, fake: FakeTime) -> None:
 
     script = Script(big)
     with pytest.raises(ResponseTooLargeError):
-        await send(mode, retry_layer(script, fake, max_body=50), request())
+        await driver.send(retry_layer(script, ft, max_body=50), request())
     assert script.calls == 1  # a body too large will not shrink on retry
     assert stream.pulled == 0  # refused on the header alone
     assert stream.closed
 
 
-async def test_too_large_streamed_stops_reading_at_the_cap(mode: str, fake: FakeTime) -> None:
+async def test_too_large_streamed_stops_reading_at_the_cap(driver: Driver, ft: FakeTime) -> None:
     stream = ChunkStream([b"x" * 10] * 1000)  # 10 kB offered, in 10-byte chunks
     script = Script(lambda request: httpx.Response(200, stream=stream))
     with pytest.raises(ResponseTooLargeError):
-        await send(mode, retry_layer(script, fake, max_body=25), request())
+        await driver.send(retry_layer(script, ft, max_body=25), request())
     assert stream.pulled == 3  # 30 bytes > 25: no further chunk pulled
     assert stream.closed
     assert script.calls == 1
 
 
-async def test_too_large_after_decompression(mode: str, fake: FakeTime) -> None:
+async def test_too_large_after_decompression(driver: Driver, ft: FakeTime) -> None:
     packed = gzip.compress(b"x" * 10_000)
     assert len(packed) < 200
 
@@ -603,45 +541,45 @@ async def test_too_large_after_decompression(mode: str, fake: FakeTime) -> None:
         return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=packed)
 
     with pytest.raises(ResponseTooLargeError):
-        await send(mode, retry_layer(Script(bomb), fake, max_body=1000), request())
+        await driver.send(retry_layer(Script(bomb), ft, max_body=1000), request())
 
 
 @pytest.mark.parametrize("size", [0, 1, 25])
-async def test_body_up_to_the_cap_is_read(mode: str, fake: FakeTime, size: int) -> None:
+async def test_body_up_to_the_cap_is_read(driver: Driver, ft: FakeTime, size: int) -> None:
     chunks = [b"y" * 10] * (size // 10) + ([b"y" * (size % 10)] if size % 10 else [])
     script = Script(lambda request: httpx.Response(200, stream=ChunkStream(chunks)))
-    response = await send(mode, retry_layer(script, fake, max_body=25), request())
+    response = await driver.send(retry_layer(script, ft, max_body=25), request())
     assert response.content == b"y" * size
 
 
-async def test_too_large_through_the_stack(mode: str, fake: FakeTime) -> None:
+async def test_too_large_through_the_stack(driver: Driver, ft: FakeTime) -> None:
     script = Script(lambda request: httpx.Response(200, content=b"z" * 2000))
     with pytest.raises(ResponseTooLargeError):
-        await send(mode, stack(script, fake, max_body=1000), request())
+        await driver.send(stack(script, ft, max_body=1000), request())
 
 
 # -- metrics through the stack -----------------------------------------------------------------
 
 
-async def test_metrics_count_one_request_and_its_retries(mode: str, fake: FakeTime) -> None:
-    metrics = MetricsRecorder(clock=fake.clock)
+async def test_metrics_count_one_request_and_its_retries(driver: Driver, ft: FakeTime) -> None:
+    metrics = MetricsRecorder(clock=ft.clock)
     script = Script(503, httpx.ConnectError, 200)
     req = request()
-    response = await send(mode, stack(script, fake, metrics=metrics), req)
+    response = await driver.send(stack(script, ft, metrics=metrics), req)
     assert (response.status_code, script.calls) == (200, 3)
     snap = metrics.snapshot()
     g = snap.global_metrics
     assert (g.requests, g.retries, g.successes, g.error_count, g.in_flight) == (1, 2, 1, 0, 0)
     op = snap.operations["GET /v1/resources"]
     assert (op.requests, op.retries) == (1, 2)
-    assert req.extensions[NOTE_RETRIES] == 2
+    assert call_record_of(req).retries == 2
 
 
-async def test_metrics_outcome_after_exhausted_retries(mode: str, fake: FakeTime) -> None:
-    metrics = MetricsRecorder(clock=fake.clock)
-    await send(mode, stack(Script(503), fake, metrics=metrics), request())
+async def test_metrics_outcome_after_exhausted_retries(driver: Driver, ft: FakeTime) -> None:
+    metrics = MetricsRecorder(clock=ft.clock)
+    await driver.send(stack(Script(503), ft, metrics=metrics), request())
     with pytest.raises(httpx.ReadTimeout):
-        await send(mode, stack(Script(httpx.ReadTimeout), fake, metrics=metrics), request())
+        await driver.send(stack(Script(httpx.ReadTimeout), ft, metrics=metrics), request())
     g = metrics.snapshot().global_metrics
     assert (g.requests, g.retries) == (2, 6)
     assert dict(g.failures) == {"5xx": 1, "timeout": 1}
@@ -650,21 +588,21 @@ async def test_metrics_outcome_after_exhausted_retries(mode: str, fake: FakeTime
 # -- waits through the transport ---------------------------------------------------------------
 
 
-async def test_backoff_waits_through_the_transport(mode: str, fake: FakeTime) -> None:
+async def test_backoff_waits_through_the_transport(driver: Driver, ft: FakeTime) -> None:
     script = Script(503)
-    await send(mode, retry_layer(script, fake, max_retries=6), request())
-    assert len(fake.sleeps) == 6
-    for n, delay in enumerate(fake.sleeps, start=1):
+    await driver.send(retry_layer(script, ft, max_retries=6), request())
+    assert len(ft.sleeps) == 6
+    for n, delay in enumerate(ft.sleeps, start=1):
         assert 0.0 <= delay <= min(8.0, 0.5 * 2 ** (n - 1))
 
 
-async def test_custom_wait_through_the_transport(mode: str, fake: FakeTime) -> None:
+async def test_custom_wait_through_the_transport(driver: Driver, ft: FakeTime) -> None:
     script = Script(503)
-    await send(mode, retry_layer(script, fake, wait=tenacity.wait_fixed(1.5)), request())
-    assert fake.sleeps == [1.5, 1.5, 1.5]
+    await driver.send(retry_layer(script, ft, wait=tenacity.wait_fixed(1.5)), request())
+    assert ft.sleeps == [1.5, 1.5, 1.5]
 
 
-async def test_malformed_content_length_still_capped(mode: str, fake: FakeTime) -> None:
+async def test_malformed_content_length_still_capped(driver: Driver, ft: FakeTime) -> None:
     """A Content-Length that is not a plain number must not open the uncapped read path."""
     chunks = [b"q" * 10] * 10  # 100 bytes against a cap of 25
 
@@ -672,10 +610,10 @@ async def test_malformed_content_length_still_capped(mode: str, fake: FakeTime) 
         return httpx.Response(200, headers={"Content-Length": "10, 10"}, stream=ChunkStream(chunks))
 
     with pytest.raises(ResponseTooLargeError):
-        await send(mode, retry_layer(Script(handler), fake, max_body=25), request())
+        await driver.send(retry_layer(Script(handler), ft, max_body=25), request())
 
 
-async def test_deadline_caps_the_first_attempts_timeouts(mode: str, fake: FakeTime) -> None:
+async def test_deadline_caps_the_first_attempts_timeouts(driver: Driver, ft: FakeTime) -> None:
     seen: list[dict[str, float]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -684,5 +622,5 @@ async def test_deadline_caps_the_first_attempts_timeouts(mode: str, fake: FakeTi
 
     req = request()
     req.extensions["timeout"] = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 0.5}
-    await send(mode, retry_layer(Script(handler), fake, deadline=2.0), req)
+    await driver.send(retry_layer(Script(handler), ft, deadline=2.0), req)
     assert seen == [{"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 0.5}]
