@@ -10,7 +10,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from ._base import _Core, fast_cookies
+from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
@@ -42,11 +42,9 @@ class AsyncAPIClient(_Core):
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         super().__init__(config)
-        inner = transport or default_async_transport(verify=config.verify, max_body=config.max_response_bytes)
         self._asleep = asleep
-        self._transport = self._wrap(inner)  # the per-attempt layers, outermost first
-        self._http = httpx.AsyncClient(transport=self._transport, **self._httpx_options())
-        fast_cookies(self._http)
+        inner = transport or default_async_transport(verify=config.verify, max_body=config.max_response_bytes)
+        self._http = self._install(httpx.AsyncClient, inner)
 
     @property
     def httpx_client(self) -> httpx.AsyncClient:
@@ -72,16 +70,20 @@ class AsyncAPIClient(_Core):
 
     async def _run(self, flow: Flow[T], wait_sibling: Callable[[], Awaitable[None]] | None = None) -> T:
         """Drive one procedure; every logical call in it keeps the credential it starts with."""
-        send = functools.partial(self._send, auth=self._stack.auth.pinned())
+        send = functools.partial(self._send, auth=self._stack.auth.pinned(checked=True))
         return await drive_async(flow, send, self._asleep, wait_sibling)
 
     async def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
-        return await self._run(self._call_flow(op, kwargs, parse))
+        request = self._request_for(op, kwargs)
+        return self._answer(op, await self._run(self._exchange(request)), parse)
 
     async def _call_with_body(
         self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
     ) -> T | DryRun:
-        return await self._run(self._body_flow(op, kwargs, body, parse))
+        request = self._body_request(op, kwargs, body)
+        if isinstance(request, DryRun):
+            return request
+        return self._answer(op, await self._run(self._exchange(request)), parse)
 
     async def _iterate(self, op: Operation, fetch: Callable[[str | None], Awaitable[Any]]) -> AsyncIterator[Any]:
         walk = page_walk(op)

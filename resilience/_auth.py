@@ -213,6 +213,7 @@ class SwitchableAuth(httpx.Auth):
         self._current = auth
         self._lock = threading.Lock()
         self._sensitive = DEFAULT_SENSITIVE_HEADERS | _header_names(auth)
+        self._pinned_checked = PinnedAuth(auth, checked=True)
 
     @property
     def current(self) -> httpx.Auth | None:
@@ -223,6 +224,7 @@ class SwitchableAuth(httpx.Auth):
             # Widen before switching: a request in flight may still carry the old auth's header.
             self._sensitive = self._sensitive | _header_names(auth)
             self._current = auth
+            self._pinned_checked = PinnedAuth(auth, checked=True)
 
     def sensitive_headers(self) -> frozenset[str]:
         """Every header name a credential may travel in, for the cross-origin guard: the
@@ -236,8 +238,11 @@ class SwitchableAuth(httpx.Auth):
         if isinstance(auth, AuthScheme):
             auth._check_transport(request)
 
-    def pinned(self) -> PinnedAuth:
-        """The auth in force now, for one logical call: its retries keep it."""
+    def pinned(self, *, checked: bool = False) -> PinnedAuth:
+        """The auth in force now, for one logical call: its retries keep it. ``checked``: the
+        caller refuses insecure transport itself (:meth:`check_transport`) before each call."""
+        if checked:
+            return self._pinned_checked
         return PinnedAuth(self._current)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -250,13 +255,14 @@ class SwitchableAuth(httpx.Auth):
         return f"SwitchableAuth({self._current!r})"
 
 
-def _applied_inline(auth: httpx.Auth | None, request: httpx.Request) -> bool:
+def _applied_inline(auth: httpx.Auth | None, request: httpx.Request, checked: bool = False) -> bool:
     """No auth, or one of our one-header schemes (applied here, without a second generator);
     ``False`` for any other auth, whose own flow must run."""
     if auth is None:
         return True
     if isinstance(auth, AuthScheme) and type(auth).auth_flow is AuthScheme.auth_flow:
-        auth._check_transport(request)
+        if not checked:
+            auth._check_transport(request)
         auth._apply(request)
         return True
     return False
@@ -267,14 +273,15 @@ class PinnedAuth(httpx.Auth):
     ``async_auth_flow``, so an auth that overrides those (httpx's way for auths doing I/O)
     works as it would on a plain httpx client."""
 
-    __slots__ = ("_auth",)
+    __slots__ = ("_auth", "_checked")
 
-    def __init__(self, auth: httpx.Auth | None) -> None:
+    def __init__(self, auth: httpx.Auth | None, *, checked: bool = False) -> None:
         self._auth = auth
+        self._checked = checked
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         auth = self._auth
-        if _applied_inline(auth, request):
+        if _applied_inline(auth, request, self._checked):
             yield request
             return
         assert auth is not None
@@ -282,7 +289,7 @@ class PinnedAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         auth = self._auth
-        if _applied_inline(auth, request):
+        if _applied_inline(auth, request, self._checked):
             yield request
             return
         assert auth is not None

@@ -38,6 +38,7 @@ __all__: list[str] = []
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
 class _SetCookieOnly(httpx.Cookies):
@@ -70,6 +71,7 @@ class _Core:
         self._config = config
         self._base_url = check_base_url(config.base_url)
         self._home_origin = f"{self._base_url.scheme}://{self._base_url.netloc.decode('ascii')}"
+        self._plain_http = self._base_url.scheme == "http"
         auth = config.auth
         if auth is None and config.api_key is not None:
             auth = auth_from_credential(
@@ -267,29 +269,37 @@ class _Core:
         url = self._url(kw.pop("url"))
         return self._http.build_request(op.method, url, extensions={EXT_OPERATION: op}, **kw)
 
-    def _refusal(self, op: Operation) -> CircuitOpenError | None:
+    def _refuse(self, op: Operation) -> None:
         """An open circuit refuses before the request is even built (no socket, no auth flow):
-        the refusal is counted in the metrics like any other."""
+        :class:`CircuitOpenError`, counted in the metrics like any other outcome."""
         registry = self._stack.breakers
         if registry is None:
-            return None
+            return
         op_id = op.operation_id
         breaker = self._home_breakers.get(op_id)
         if breaker is None:
             breaker = self._home_breakers[op_id] = registry.get(registry.key_for(self._home_origin, op_id))
         try:
             breaker.check(op_id)
-        except CircuitOpenError as err:
+        except CircuitOpenError:
             m = self._stack.metrics
             if m is not None:
                 m.start(op.key, op_id, op.method)
                 m.end(op.key, op_id, op.method, "circuit_open", None, 0.0)
+            raise
+
+    def _refusal(self, op: Operation) -> CircuitOpenError | None:
+        """:meth:`_refuse` as a value, for a batch chunk."""
+        try:
+            self._refuse(op)
+        except CircuitOpenError as err:
             return err
         return None
 
     def _exchange(self, request: httpx.Request) -> Flow[httpx.Response]:
         """One logical call whose answer is a 2xx, or a typed error."""
-        self._stack.auth.check_transport(request)
+        if self._plain_http:  # refused before anything is sent or counted (a pinned auth does not ask again)
+            self._stack.auth.check_transport(request)
         try:
             response = yield from call_flow(request, self._ctx)
         except httpx.HTTPError as exc:
@@ -299,30 +309,29 @@ class _Core:
         return response
 
     def _exchange_op(self, op: Operation, params: Mapping[str, Any]) -> Flow[httpx.Response]:
-        refused = self._refusal(op)
-        if refused is not None:
-            raise refused
+        self._refuse(op)
         return (yield from self._exchange(self._build_request(op, health_request_kwargs(op, params))))
 
-    def _call_flow(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> Flow[T]:
-        refused = self._refusal(op)
-        if refused is not None:
-            raise refused
-        response = yield from self._exchange(self._build_request(op, kwargs))
-        if not op.success_has_body:
-            return parse(None)
-        data = decode(response, op, self._config.max_response_bytes, self._response_validator(op))
-        return build(data, parse, response, op)
+    def _request_for(self, op: Operation, kwargs: Mapping[str, Any]) -> httpx.Request:
+        """The request of a call, unless the open circuit refuses it first (no request built)."""
+        self._refuse(op)
+        return self._build_request(op, kwargs)
 
-    def _body_flow(
-        self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
-    ) -> Flow[T | DryRun]:
-        """A non-batch call with a JSON body: validated, then sent (or, in dry run, described)."""
+    def _body_request(self, op: Operation, kwargs: Mapping[str, Any], body: Any) -> httpx.Request | DryRun:
+        """A non-batch call with a JSON body: validated, then its request (or, in dry run, the
+        description of what would have been sent)."""
         if op.body is not None:
             self._check(self._validator(op, "body", op.body, strict=True), body)
         if self.dry_run and op.method != "GET":
             return self._dry_run_report(op, 1, [(0, 1)], body)
-        return (yield from self._call_flow(op, self._with_body(kwargs, self._encode(body), op, None), parse))
+        return self._request_for(op, self._with_body(kwargs, self._encode(body), op, None))
+
+    def _answer(self, op: Operation, response: httpx.Response, parse: Callable[[Any], T]) -> T:
+        """The model of a 2xx answer (``parse(None)`` for an answer without a body)."""
+        if not op.success_has_body:
+            return parse(None)
+        data = decode(response, op, self._config.max_response_bytes, self._response_validator(op))
+        return build(data, parse, response, op)
 
     def _start_batch(
         self,
@@ -358,21 +367,22 @@ class _Core:
         return health_flow(self)
 
     # -- the stack -----------------------------------------------------------------------------
-    def _wrap(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Any:
-        """The per-attempt layers (``resilience/_stack.py``) over the inner transport."""
-        return build_transport(
+    def _install(self, http_class: type[H], inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> H:
+        """The httpx client over the per-attempt layers (``resilience/_stack.py``) and ``inner``."""
+        self._transport = build_transport(
             inner,
             self._stack,
             home_origin=self._home_origin,
             per_call=False,
             max_body=self._config.max_response_bytes,
         )
-
-    def _httpx_options(self) -> dict[str, Any]:
-        return {
-            "base_url": self._base_url,
-            "auth": self._stack.auth,
-            "timeout": self._timeout,
-            "follow_redirects": True,
-            "headers": self._config.headers,
-        }
+        http = http_class(
+            transport=self._transport,  # a Layer serves sync and async alike
+            base_url=self._base_url,
+            auth=self._stack.auth,
+            timeout=self._timeout,
+            follow_redirects=True,
+            headers=self._config.headers,
+        )
+        fast_cookies(http)
+        return http

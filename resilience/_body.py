@@ -38,19 +38,6 @@ class _Capped:
         self.chunks: list[bytes] = []
         self.size = 0
 
-    def already_read(self) -> bool:
-        """True when there is nothing left to read (an inner layer read it, or it was built
-        from bytes); the cap still holds for it."""
-        if not self.response.is_stream_consumed:
-            return False
-        try:
-            size = len(self.response.content)
-        except httpx.ResponseNotRead:
-            return True
-        if size > self.cap:
-            raise _too_large(self.request, self.response, self.cap)
-        return True
-
     def declared_ok(self) -> bool:
         """Content-Length within the cap and no encoding: ``read()`` is safe as it is."""
         response = self.response
@@ -71,10 +58,24 @@ class _Capped:
         self.response._content = b"".join(self.chunks)  # what Response.read() itself does
 
 
+def _already_read(request: httpx.Request, response: httpx.Response, cap: int) -> bool:
+    """True when there is nothing left to read (an inner layer read it, or it was built from
+    bytes); the cap still holds for it."""
+    if not response.is_stream_consumed:
+        return False
+    try:
+        size = len(response.content)
+    except httpx.ResponseNotRead:
+        return True
+    if size > cap:
+        raise _too_large(request, response, cap)
+    return True
+
+
 def read_body_sync(request: httpx.Request, response: httpx.Response, cap: int) -> None:
-    capped = _Capped(request, response, cap)
-    if capped.already_read():
+    if _already_read(request, response, cap):
         return
+    capped = _Capped(request, response, cap)
     try:
         if capped.declared_ok():
             response.read()
@@ -88,9 +89,9 @@ def read_body_sync(request: httpx.Request, response: httpx.Response, cap: int) -
 
 
 async def read_body_async(request: httpx.Request, response: httpx.Response, cap: int) -> None:
-    capped = _Capped(request, response, cap)
-    if capped.already_read():
+    if _already_read(request, response, cap):
         return
+    capped = _Capped(request, response, cap)
     try:
         if capped.declared_ok():
             await response.aread()

@@ -142,26 +142,45 @@ def correlate(request: httpx.Request, op: Operation | None) -> None:
 
 
 def call_flow(request: httpx.Request, ctx: CallContext) -> Flow[httpx.Response]:
-    """One logical call: correlated, counted once in the metrics, retried per the policy."""
+    """One logical call: correlated, counted once in the metrics, retried per the policy.
+
+    Attempt 1 runs in this frame; only a retryable outcome enters :func:`_retries`."""
     op = operation_of(request)
-    record = CallRecord()
+    record = CallRecord(attempts=1)
     request.extensions[EXT_CALL] = record
     correlate(request, op)
+    policy = ctx.policy
+    if ctx.budget is not None:
+        ctx.budget.deposit()
+    started = 0.0
+    if policy.deadline is not None:
+        started = ctx.clock()
+        cap_timeouts(request, policy.deadline)
     m = ctx.metrics
-    if m is None:
-        return (yield from _retry_flow(request, op, record, ctx))
-    key = op.key if op is not None else route_key(request)
-    op_id = op.operation_id if op is not None else None
-    method = request.method
-    m.start(key, op_id, method)
-    t0 = ctx.timer()
+    if m is not None:
+        key = op.key if op is not None else route_key(request)
+        op_id = op.operation_id if op is not None else None
+        m.start(key, op_id, request.method)
+        t0 = ctx.timer()
     try:
-        response = yield from _retry_flow(request, op, record, ctx)
+        try:
+            response: httpx.Response = yield Send(request)
+        except Exception as exc:
+            if not _needs_retry(request, op, record, policy, exc):
+                raise
+            response = yield from _retries(request, op, record, ctx, started, exc)
+        else:
+            if _needs_retry(request, op, record, policy, response):
+                response = yield from _retries(request, op, record, ctx, started, response)
     except BaseException as exc:
-        m.end(key, op_id, method, outcome_kind(record, None, exc), None, ctx.timer() - t0, record.retries)
+        if m is not None:
+            kind = outcome_kind(record, None, exc)
+            m.end(key, op_id, request.method, kind, None, ctx.timer() - t0, record.retries)
         raise
-    status = response.status_code
-    m.end(key, op_id, method, outcome_kind(record, status, None), status, ctx.timer() - t0, record.retries)
+    if m is not None:
+        status = response.status_code
+        kind = outcome_kind(record, status, None)
+        m.end(key, op_id, request.method, kind, status, ctx.timer() - t0, record.retries)
     return response
 
 
@@ -178,28 +197,16 @@ def _needs_retry(
     return policy.max_retries > 0 and outcome.status_code in policy.retry_statuses and may_retry(request, op)
 
 
-def _retry_flow(
-    request: httpx.Request, op: Operation | None, record: CallRecord, ctx: CallContext
+def _retries(
+    request: httpx.Request,
+    op: Operation | None,
+    record: CallRecord,
+    ctx: CallContext,
+    started: float,
+    first: httpx.Response | BaseException,
 ) -> Flow[httpx.Response]:
-    if ctx.budget is not None:
-        ctx.budget.deposit()
-    policy = ctx.policy
-    started = 0.0
-    if policy.deadline is not None:
-        started = ctx.clock()
-        cap_timeouts(request, policy.deadline)
-    record.attempts = 1
-    first: httpx.Response | BaseException
-    try:
-        response: httpx.Response = yield Send(request)
-    except Exception as exc:
-        if not _needs_retry(request, op, record, policy, exc):
-            raise
-        first = exc
-    else:
-        if not _needs_retry(request, op, record, policy, response):
-            return response
-        first = response
+    """The retries after a retryable attempt 1: tenacity's sans-IO ``iter()`` decides each
+    step (attempt, sleep, or give up with the last outcome), this yields them."""
     decide = _Decisions(request, op, record, ctx, started)
     retrying = tenacity.Retrying(
         stop=decide.stop,

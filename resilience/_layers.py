@@ -54,10 +54,10 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return None
 
     def _after(self, token: Any, request: httpx.Request, response: httpx.Response) -> None:
-        return None
+        """After the next layer answered; called only when :meth:`_before` returned a token."""
 
     def _failed(self, token: Any, request: httpx.Request, exc: BaseException) -> None:
-        return None
+        """After the next layer raised; called only when :meth:`_before` returned a token."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         token = self._before(request)
@@ -66,9 +66,11 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             if self._max_body is not None:
                 read_body_sync(request, response, self._max_body)
         except BaseException as exc:
-            self._failed(token, request, exc)
+            if token is not None:
+                self._failed(token, request, exc)
             raise
-        self._after(token, request, response)
+        if token is not None:
+            self._after(token, request, response)
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -78,9 +80,11 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             if self._max_body is not None:
                 await read_body_async(request, response, self._max_body)
         except BaseException as exc:
-            self._failed(token, request, exc)
+            if token is not None:
+                self._failed(token, request, exc)
             raise
-        self._after(token, request, response)
+        if token is not None:
+            self._after(token, request, response)
         return response
 
     def close(self) -> None:
@@ -157,9 +161,7 @@ class LoggingTransport(Layer):
         )
         return time.perf_counter()
 
-    def _after(self, token: float | None, request: httpx.Request, response: httpx.Response) -> None:
-        if token is None:
-            return
+    def _after(self, token: float, request: httpx.Request, response: httpx.Response) -> None:
         log_http.debug(
             "response %s %s status=%s elapsed=%.2fms attempt=%s request_id=%s headers=%s",
             request.method,
@@ -171,9 +173,7 @@ class LoggingTransport(Layer):
             redact_headers(response.headers.items()),
         )
 
-    def _failed(self, token: float | None, request: httpx.Request, exc: BaseException) -> None:
-        if token is None:
-            return
+    def _failed(self, token: float, request: httpx.Request, exc: BaseException) -> None:
         log_http.debug(
             "failed %s %s error=%s elapsed=%.2fms attempt=%s request_id=%s",
             request.method,

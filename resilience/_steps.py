@@ -53,41 +53,24 @@ Step = Send | Sleep | _Marker
 Flow = Generator[Step, Any, T]
 
 
-class _Stepper:
-    """Moves a flow on by one step: sends the outcome of the last step, or throws its error."""
-
-    __slots__ = ("done", "flow", "value")
-
-    def __init__(self, flow: Flow[Any]) -> None:
-        self.flow = flow
-        self.done = False
-        self.value: Any = None
-
-    def next(self, outcome: Any = None, failure: BaseException | None = None) -> Any:
-        try:
-            return self.flow.send(outcome) if failure is None else self.flow.throw(failure)
-        except StopIteration as stop:
-            self.done, self.value = True, stop.value
-            return None
-
-
 def drive_sync(flow: Flow[T], send: Callable[[httpx.Request], httpx.Response], sleep: Callable[[float], None]) -> T:
     """Run ``flow`` to its end on this thread; every exception goes back into the flow."""
-    stepper = _Stepper(flow)
-    step = stepper.next()
-    while not stepper.done:
-        outcome = None
-        try:
-            if type(step) is Send:
-                outcome = send(step.request)
-            elif type(step) is Sleep:
-                sleep(step.seconds)
-            # PAUSE and WAIT_SIBLING: nothing else runs on this thread, nothing to wait for.
-        except BaseException as exc:  # noqa: BLE001  (the flow decides; it re-raises what it does not handle)
-            step = stepper.next(failure=exc)
-        else:
-            step = stepper.next(outcome)
-    return stepper.value  # type: ignore[no-any-return]
+    outcome: Any = None
+    failure: BaseException | None = None
+    try:
+        while True:
+            step = flow.send(outcome) if failure is None else flow.throw(failure)
+            outcome = failure = None
+            try:
+                if type(step) is Send:
+                    outcome = send(step.request)
+                elif type(step) is Sleep:
+                    sleep(step.seconds)
+                # PAUSE and WAIT_SIBLING: nothing else runs on this thread, nothing to wait for.
+            except BaseException as exc:  # noqa: BLE001  (the flow decides; it re-raises what it does not handle)
+                failure = exc
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 async def drive_async(
@@ -98,20 +81,21 @@ async def drive_async(
 ) -> T:
     """Run ``flow`` to its end in this task; every exception (cancellation too) goes back in.
     PAUSE lets other tasks run; WAIT_SIBLING waits for ``wait_sibling`` when given."""
-    stepper = _Stepper(flow)
-    step = stepper.next()
-    while not stepper.done:
-        outcome = None
-        try:
-            if type(step) is Send:
-                outcome = await send(step.request)
-            else:
-                await (sleep(step.seconds) if type(step) is Sleep else _pause(step, wait_sibling))
-        except BaseException as exc:  # noqa: BLE001
-            step = stepper.next(failure=exc)
-        else:
-            step = stepper.next(outcome)
-    return stepper.value  # type: ignore[no-any-return]
+    outcome: Any = None
+    failure: BaseException | None = None
+    try:
+        while True:
+            step = flow.send(outcome) if failure is None else flow.throw(failure)
+            outcome = failure = None
+            try:
+                if type(step) is Send:
+                    outcome = await send(step.request)
+                else:
+                    await (sleep(step.seconds) if type(step) is Sleep else _pause(step, wait_sibling))
+            except BaseException as exc:  # noqa: BLE001
+                failure = exc
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 async def _pause(step: object, wait_sibling: Callable[[], Awaitable[None]] | None) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from ._base import _Core, fast_cookies
+from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_sync
 from ._config import ClientConfig
@@ -41,11 +41,8 @@ class SyncAPIClient(_Core):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(config)
-        inner = transport or default_sync_transport(verify=config.verify)
         self._sleep = sleep
-        self._transport = self._wrap(inner)  # the per-attempt layers, outermost first
-        self._http = httpx.Client(transport=self._transport, **self._httpx_options())
-        fast_cookies(self._http)
+        self._http = self._install(httpx.Client, transport or default_sync_transport(verify=config.verify))
 
     @property
     def httpx_client(self) -> httpx.Client:
@@ -68,15 +65,19 @@ class SyncAPIClient(_Core):
 
     def _run(self, flow: Flow[T]) -> T:
         """Drive one procedure; every logical call in it keeps the credential it starts with."""
-        return drive_sync(flow, functools.partial(self._send, auth=self._stack.auth.pinned()), self._sleep)
+        return drive_sync(flow, functools.partial(self._send, auth=self._stack.auth.pinned(checked=True)), self._sleep)
 
     def _call(self, op: Operation, kwargs: Mapping[str, Any], parse: Callable[[Any], T]) -> T:
-        return self._run(self._call_flow(op, kwargs, parse))
+        request = self._request_for(op, kwargs)
+        return self._answer(op, self._run(self._exchange(request)), parse)
 
     def _call_with_body(
         self, op: Operation, kwargs: Mapping[str, Any], body: Any, parse: Callable[[Any], T]
     ) -> T | DryRun:
-        return self._run(self._body_flow(op, kwargs, body, parse))
+        request = self._body_request(op, kwargs, body)
+        if isinstance(request, DryRun):
+            return request
+        return self._answer(op, self._run(self._exchange(request)), parse)
 
     def _iterate(self, op: Operation, fetch: Callable[[str | None], Any]) -> Iterator[Any]:
         walk = page_walk(op)
