@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pybreaker
 import requests
-from finops_api_client import AsyncFinOpsClient, Client, FinOpsClient
+from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from finops_api_client.api.health import get_health as gen_get_health
+from finops_api_client.client import Client
 from finops_api_client.models.health_status import HealthStatus
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry

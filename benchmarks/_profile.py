@@ -101,8 +101,9 @@ def _layers(rounds: int) -> str:
     """Ablation over an in-process stub transport (client CPU only, no network noise):
     FinOpsClient.get_health with one feature off at a time, interleaved rounds; a feature's
     cost is the difference of medians from "all on"."""
-    from finops_api_client import Client, FinOpsClient
+    from finops_api_client import FinOpsClient
     from finops_api_client.api.health import get_health as gen_get_health
+    from finops_api_client.client import Client
 
     from resilience import CircuitBreakerConfig
 

@@ -187,6 +187,8 @@ def write_contract(spec_path: Path, out: Path) -> None:
     )
     (out / "_contract.py").write_text(text, encoding="utf-8")
     (out / "py.typed").write_text("", encoding="utf-8")
+    # The contract ships inside the package: OpenAPIContract.from_package("finops_api_client").
+    shutil.copyfile(spec_path, out / "openapi.yaml")
 
 
 def _options() -> list[tuple[str, str, str, str]]:

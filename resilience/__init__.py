@@ -5,6 +5,8 @@ in each request's ``extensions`` and this package keys its policies and metrics 
 Implementation lives in private modules; everything public is re-exported here.
 """
 
+import logging as _logging
+
 from ._aiohttp import AiohttpTransport
 from ._async import AsyncAPIClient
 from ._auth import (
@@ -176,3 +178,6 @@ __all__ = [
     "set_testing",
     "status_error_for",
 ]
+
+# A library adds no handler of its own: without the application's logging set up, nothing prints.
+_logging.getLogger("resilience").addHandler(_logging.NullHandler())

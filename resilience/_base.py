@@ -61,6 +61,8 @@ class _Core:
 
     _ENV_PREFIX: ClassVar[str] = "API"
     _DEFAULT_BASE_URL: ClassVar[str] = "http://localhost"
+    #: Set by the generated subclass: the User-Agent of every request (a ``headers=`` one wins).
+    _USER_AGENT: ClassVar[str | None] = None
     #: Set by the generated subclass: the health operation, and the listing to try on a 404.
     _HEALTH_OPERATION: ClassVar[Operation | None] = None
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = None
@@ -384,5 +386,7 @@ class _Core:
             follow_redirects=True,
             headers=self._config.headers,
         )
+        if self._USER_AGENT and "user-agent" not in {k.lower() for k in (self._config.headers or {})}:
+            http.headers["User-Agent"] = self._USER_AGENT
         fast_cookies(http)
         return http

@@ -20,6 +20,8 @@ as ``a%2Fb`` and stays one segment), then decoded before validation.
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +141,16 @@ def _flatten(errors: Iterable[BaseException]) -> list[str]:
     return out
 
 
+def _require(module: str) -> Any:
+    """Import a contract-testing dependency; without it, say which extra brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"OpenAPIContract needs {module.split('.')[0]}: install it with `pip install finops-sdk[contract]`"
+        ) from exc
+
+
 # -- the contract ----------------------------------------------------------------------------
 class OpenAPIContract:
     """An OpenAPI 3.0/3.1 document to validate requests and responses against."""
@@ -151,7 +163,7 @@ class OpenAPIContract:
         match_servers: bool = False,
         name: str = "the OpenAPI document",
     ) -> None:
-        from openapi_core import OpenAPI
+        OpenAPI = _require("openapi_core").OpenAPI  # noqa: N806  (the library's class)
 
         data: dict[str, Any] = dict(spec)
         if not match_servers:
@@ -162,11 +174,22 @@ class OpenAPIContract:
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], *, match_servers: bool = False) -> OpenAPIContract:
         """Load a YAML or JSON document (relative ``$ref``s resolve from its folder)."""
-        from jsonschema_path.readers import PathReader
-
+        reader = _require("jsonschema_path.readers").PathReader
         file = Path(path).absolute()
-        data, base_uri = PathReader(file).read()
+        data, base_uri = reader(file).read()
         return cls(data, base_uri=base_uri, match_servers=match_servers, name=file.name)
+
+    @classmethod
+    def from_package(
+        cls, package: str, resource: str = "openapi.yaml", *, match_servers: bool = False
+    ) -> OpenAPIContract:
+        """The contract a generated package ships inside itself (``openapi.yaml`` beside its
+        code): ``OpenAPIContract.from_package("finops_api_client")``, no path needed."""
+        ref = importlib.resources.files(package).joinpath(resource)
+        with importlib.resources.as_file(ref) as file:
+            if not file.is_file():
+                raise FileNotFoundError(f"{package} ships no {resource}")
+            return cls.from_path(file, match_servers=match_servers)
 
     # -- the document ------------------------------------------------------------------------
     def operations(self) -> list[ContractOperation]:

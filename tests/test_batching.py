@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from finops_api_client import AuthenticatedClient
 from finops_api_client.api.resources import post_resources as generated_post_resources
+from finops_api_client.client import AuthenticatedClient
 from finops_api_client.models import ResourceInventory
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response

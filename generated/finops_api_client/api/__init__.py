@@ -6,6 +6,7 @@ resilient base class (auth, retries, circuit breaker, metrics, validation, batch
 
 import asyncio
 import ssl
+import sys
 import time
 from collections.abc import (
     AsyncIterator,
@@ -16,6 +17,8 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 from typing import Any, ClassVar
 
 import httpx
@@ -64,7 +67,14 @@ from .optimizations import post_optimizations as _post_optimizations
 from .resources import get_resources as _get_resources
 from .resources import post_resources as _post_resources
 
-__all__ = ["AsyncFinOpsClient", "FinOpsClient"]
+__all__ = ["SDK_VERSION", "USER_AGENT", "AsyncFinOpsClient", "FinOpsClient"]
+
+try:
+    SDK_VERSION = _version("finops-sdk")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    SDK_VERSION = "0+unknown"
+#: Sent on every request: who is calling, for the backend's logs.
+USER_AGENT = f"finops-sdk/{SDK_VERSION} python/{sys.version_info[0]}.{sys.version_info[1]} httpx/{httpx.__version__}"
 
 
 class FinOpsClient(SyncAPIClient):
@@ -100,6 +110,7 @@ class FinOpsClient(SyncAPIClient):
     """
 
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
+    _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
@@ -567,6 +578,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     """
 
     _ENV_PREFIX: ClassVar[str] = "FINOPS"
+    _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
