@@ -7,6 +7,8 @@ request kwargs to these; :mod:`resilience._sync` and :mod:`resilience._async` on
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import logging
 import threading
@@ -54,6 +56,21 @@ def fast_cookies(client: httpx.Client | httpx.AsyncClient) -> None:
     # httpx's `cookies` setter copies into a plain Cookies, so the jar is swapped directly
     # (httpx is pinned below 0.29; a test checks that Set-Cookie still works).
     client._cookies = _SetCookieOnly(client.cookies)
+
+
+def warn_unknown_field(operation: str, told: set[str], path: str, key: str, known: Sequence[str]) -> None:
+    """A field the contract does not name is sent as the contract allows; one close to a
+    named field is most likely a typo: a WARNING, once per operation and field."""
+    if key in told:
+        return
+    told.add(key)
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    near = near or [k for k in known if k.lower() == key.lower()]
+    where = f"{path}.{key}" if path else key
+    if near:
+        logger.warning("%s: field %r is not in the contract, did you mean %r? (sent as is)", operation, where, near[0])
+    else:
+        logger.debug("%s: field %r is not in the contract (sent as is)", operation, where)
 
 
 class _Core:
@@ -190,20 +207,24 @@ class _Core:
         return f"{type(self).__name__}(base_url={self.base_url!r}, auth={self.auth!r}, dry_run={self.dry_run})"
 
     # -- contract ----------------------------------------------------------------------------
-    def _validator(self, op: Operation, part: str, schema: Any, *, strict: bool) -> Validator:
+    def _validator(self, op: Operation, part: str, schema: Any, *, request: bool) -> Validator:
+        """The compiled check of one part of an operation. A request may carry fields the
+        contract does not name (it allows them); one that looks like a typo of a named field
+        is logged (:func:`warn_unknown_field`)."""
         key = (op.operation_id, part)
         v = self._validators.get(key)
         if v is None:
-            v = self._validators[key] = compile_schema(schema, forbid_unknown=strict)
+            tell = functools.partial(warn_unknown_field, op.operation_id, set()) if request else None
+            v = self._validators[key] = compile_schema(schema, on_unknown=tell)
         return v
 
     def _item_validator(self, op: Operation) -> Validator:
-        return self._validator(op, "item", op.item_schema, strict=True)
+        return self._validator(op, "item", op.item_schema, request=True)
 
     def _response_validator(self, op: Operation) -> Validator | None:
         if not self._config.validate_responses or op.response is None:
             return None
-        return self._validator(op, "response", op.response, strict=False)
+        return self._validator(op, "response", op.response, request=False)
 
     @staticmethod
     def _check(check: Validator, value: Any, *, at: str = "", index: int | None = None) -> None:
@@ -220,7 +241,7 @@ class _Core:
             schema = op.params.get(name)
             if schema is None or value is None or value is self._UNSET:
                 continue
-            self._check(self._validator(op, f"param:{name}", schema, strict=True), value, at=name)
+            self._check(self._validator(op, f"param:{name}", schema, request=True), value, at=name)
 
     @staticmethod
     def _encode(body: Any) -> bytes:
@@ -323,7 +344,7 @@ class _Core:
         """A non-batch call with a JSON body: validated, then its request (or, in dry run, the
         description of what would have been sent)."""
         if op.body is not None:
-            self._check(self._validator(op, "body", op.body, strict=True), body)
+            self._check(self._validator(op, "body", op.body, request=True), body)
         if self.dry_run and op.method != "GET":
             return self._dry_run_report(op, 1, [(0, 1)], body)
         return self._request_for(op, self._with_body(kwargs, self._encode(body), op, None))

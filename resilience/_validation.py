@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["compile_schema"]
@@ -111,12 +111,17 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def compile_schema(schema: Mapping[str, Any] | None, *, forbid_unknown: bool = False) -> Validator:
+UnknownField = Callable[[str, str, Sequence[str]], None]
+
+
+def compile_schema(
+    schema: Mapping[str, Any] | None, *, forbid_unknown: bool = False, on_unknown: UnknownField | None = None
+) -> Validator:
     """Compile ``schema`` into a function ``(value, path) -> None`` raising :class:`Invalid`.
 
     ``forbid_unknown`` rejects keys an object schema does not name when it says nothing of
-    ``additionalProperties``: right for requests (a typo is caught before sending), wrong
-    for responses (a newer server may add fields).
+    ``additionalProperties`` (stricter than the contract). Without it such keys pass, as the
+    contract allows; ``on_unknown(path, key, known_names)`` hears of each (a typo warning).
     """
     if not schema:
         return lambda value, path: None
@@ -207,13 +212,18 @@ def compile_schema(schema: Mapping[str, Any] | None, *, forbid_unknown: bool = F
         checks.append(check_string)
 
     props: dict[str, Validator] = {
-        k: compile_schema(v, forbid_unknown=forbid_unknown) for k, v in (schema.get("properties") or {}).items()
+        k: compile_schema(v, forbid_unknown=forbid_unknown, on_unknown=on_unknown)
+        for k, v in (schema.get("properties") or {}).items()
     }
+    names = tuple(props)
+    tell = on_unknown if props else None
     required = tuple(schema.get("required") or ())
     additional = schema.get("additionalProperties", not (forbid_unknown and props))
     if props or required or additional is not True:
         extra: Validator | None = (
-            compile_schema(additional, forbid_unknown=forbid_unknown) if isinstance(additional, Mapping) else None
+            compile_schema(additional, forbid_unknown=forbid_unknown, on_unknown=on_unknown)
+            if isinstance(additional, Mapping)
+            else None
         )
         forbid = additional is False
 
@@ -227,19 +237,26 @@ def compile_schema(schema: Mapping[str, Any] | None, *, forbid_unknown: bool = F
                 sub = props.get(key)
                 if sub is not None:
                     sub(item, _join(path, key))
-                elif extra is not None:
-                    if not isinstance(key, str) or not _is_text(key):
-                        raise Invalid(path, f"keys must be strings of valid Unicode, got {_describe(key)}")
-                    extra(item, _join(path, key))
                 elif forbid:
                     raise Invalid(_join(path, str(key)), "is not a known field")
+                else:
+                    if not isinstance(key, str) or not _is_text(key):
+                        raise Invalid(path, f"keys must be strings of valid Unicode, got {_describe(key)}")
+                    if extra is not None:
+                        extra(item, _join(path, key))
+                    if tell is not None:
+                        tell(path, key, names)
 
         checks.append(check_object)
 
     items = schema.get("items")
     min_items, max_items = schema.get("minItems"), schema.get("maxItems")
     if items is not None or min_items is not None or max_items is not None:
-        item_check = compile_schema(items, forbid_unknown=forbid_unknown) if isinstance(items, Mapping) else None
+        item_check = (
+            compile_schema(items, forbid_unknown=forbid_unknown, on_unknown=on_unknown)
+            if isinstance(items, Mapping)
+            else None
+        )
 
         def check_array(value: Any, path: str) -> None:
             if not isinstance(value, list | tuple):

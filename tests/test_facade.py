@@ -463,7 +463,6 @@ VALIDATION_CASES: dict[str, tuple[str, Callable[[], Any], int | None, str | None
     "id-257-chars": ("post_resources", lambda: _bad(2, resource, resourceId="x" * 257), 2, "resourceId"),
     "currency-lower": ("post_resources", lambda: _bad(2, resource, currency="usd"), 2, "currency"),
     "timestamp-yesterday": ("post_resources", lambda: _bad(2, resource, timestamp="yesterday"), 2, "timestamp"),
-    "unknown-field": ("post_resources", lambda: _bad(2, resource, resourceID="r-typo"), 2, "resourceID"),
     "tag-not-string": ("post_resources", lambda: _bad(2, resource, tags={"env": 5}), 2, "tags.env"),
     "metric-nan": (
         "post_resources",
