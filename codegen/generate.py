@@ -81,6 +81,10 @@ def _success(spec: dict[str, Any], op: dict[str, Any]) -> tuple[tuple[int, ...],
     return tuple(statuses) or (200,), schema
 
 
+#: Per paginated operation, its cursor parameter's Python name (for the templates only).
+cursors: dict[str, str] = {}
+
+
 def _kind(method: str, query: dict[str, Any], body: Any, response: Any, op: dict[str, Any]) -> tuple[Any, Any]:
     """The one place batch and pagination are detected: ``(batch, page)`` specs as dicts.
 
@@ -105,13 +109,8 @@ def _kind(method: str, query: dict[str, Any], body: Any, response: Any, op: dict
     props = (response or {}).get("properties", {})
     items, nxt = hint.get("itemsField", "data"), hint.get("nextField", "nextCursor")
     if method == "get" and cursor in query and items in props and nxt in props:
-        page = {
-            "cursor_param": cursor,
-            "items_field": items,
-            "next_field": nxt,
-            "items_attr": snake_case(items),
-            "next_attr": snake_case(nxt),
-        }
+        page = {"items_attr": snake_case(items), "next_attr": snake_case(nxt)}
+        cursors[op["operationId"]] = snake_case(cursor)
     return batch, page
 
 
@@ -213,7 +212,7 @@ def write_kinds(templates: Path, spec: dict[str, Any]) -> None:
     batches and which paginated (decided once, by :func:`build_contract`), and the options."""
     contract = build_contract(spec)
     batches = sorted(k for k, v in contract.items() if v["batch"])
-    pages = {k: v["page"]["items_attr"] for k, v in contract.items() if v["page"]}
+    pages = {k: (v["page"]["items_attr"], cursors[k]) for k, v in contract.items() if v["page"]}
     bodiless = sorted(k for k, v in contract.items() if not v["success_has_body"])
     text = (
         "{# written by codegen/generate.py for one run #}\n"

@@ -41,12 +41,9 @@ class BatchSpec:
 
 @attrs.frozen(slots=True)
 class PageSpec:
-    """A cursor-paginated GET: the cursor query parameter and the answer's item and
-    next-cursor fields (wire names), with the generated model's attribute names for both."""
+    """A cursor-paginated GET: the generated page model's attributes holding the items and
+    the next page's cursor (the spec's ``data`` and ``nextCursor``, renamed by ``x-pagination``)."""
 
-    cursor_param: str = "cursor"
-    items_field: str = "data"
-    next_field: str = "nextCursor"
     items_attr: str = "data"
     next_attr: str = "next_cursor"
 

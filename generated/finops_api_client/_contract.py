@@ -85,13 +85,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
         success_has_body=True,
         requires_auth=True,
         batch=None,
-        page=PageSpec(
-            cursor_param="cursor",
-            items_field="data",
-            next_field="nextCursor",
-            items_attr="data",
-            next_attr="next_cursor",
-        ),
+        page=PageSpec(items_attr="data", next_attr="next_cursor"),
     ),
     "get_budget_forecasts": Operation(
         operation_id="get_budget_forecasts",
@@ -135,13 +129,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
         success_has_body=True,
         requires_auth=True,
         batch=None,
-        page=PageSpec(
-            cursor_param="cursor",
-            items_field="data",
-            next_field="nextCursor",
-            items_attr="data",
-            next_attr="next_cursor",
-        ),
+        page=PageSpec(items_attr="data", next_attr="next_cursor"),
     ),
     "get_health": Operation(
         operation_id="get_health",
@@ -220,13 +208,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
         success_has_body=True,
         requires_auth=True,
         batch=None,
-        page=PageSpec(
-            cursor_param="cursor",
-            items_field="data",
-            next_field="nextCursor",
-            items_attr="data",
-            next_attr="next_cursor",
-        ),
+        page=PageSpec(items_attr="data", next_attr="next_cursor"),
     ),
     "get_resources": Operation(
         operation_id="get_resources",
@@ -273,13 +255,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
         success_has_body=True,
         requires_auth=True,
         batch=None,
-        page=PageSpec(
-            cursor_param="cursor",
-            items_field="data",
-            next_field="nextCursor",
-            items_attr="data",
-            next_attr="next_cursor",
-        ),
+        page=PageSpec(items_attr="data", next_attr="next_cursor"),
     ),
     "post_anomalies": Operation(
         operation_id="post_anomalies",

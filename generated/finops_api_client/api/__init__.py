@@ -228,7 +228,7 @@ class FinOpsClient(SyncAPIClient):
         account_id: str | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> Iterator[ResourceInventory]:
-        """Every item of every page of ``get_resources``, following ``nextCursor``."""
+        """Every item of every page of ``get_resources``, following the next-page cursor."""
 
         def fetch(cursor: str | None) -> ResourcePage:
             return self.get_resources(
@@ -316,7 +316,7 @@ class FinOpsClient(SyncAPIClient):
         risk_level: RiskLevel | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> Iterator[CostOptimization]:
-        """Every item of every page of ``get_optimizations``, following ``nextCursor``."""
+        """Every item of every page of ``get_optimizations``, following the next-page cursor."""
 
         def fetch(cursor: str | None) -> OptimizationPage:
             return self.get_optimizations(
@@ -428,7 +428,7 @@ class FinOpsClient(SyncAPIClient):
         severity: Severity | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> Iterator[CostAnomaly]:
-        """Every item of every page of ``get_anomalies``, following ``nextCursor``."""
+        """Every item of every page of ``get_anomalies``, following the next-page cursor."""
 
         def fetch(cursor: str | None) -> AnomalyPage:
             return self.get_anomalies(
@@ -501,7 +501,7 @@ class FinOpsClient(SyncAPIClient):
         *,
         limit: int | Unset = 100,
     ) -> Iterator[BudgetForecast]:
-        """Every item of every page of ``get_budget_forecasts``, following ``nextCursor``."""
+        """Every item of every page of ``get_budget_forecasts``, following the next-page cursor."""
 
         def fetch(cursor: str | None) -> BudgetForecastPage:
             return self.get_budget_forecasts(
@@ -696,7 +696,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         account_id: str | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> AsyncIterator[ResourceInventory]:
-        """Every item of every page of ``get_resources``, following ``nextCursor``."""
+        """Every item of every page of ``get_resources``, following the next-page cursor."""
 
         async def fetch(cursor: str | None) -> ResourcePage:
             return await self.get_resources(
@@ -784,7 +784,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         risk_level: RiskLevel | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> AsyncIterator[CostOptimization]:
-        """Every item of every page of ``get_optimizations``, following ``nextCursor``."""
+        """Every item of every page of ``get_optimizations``, following the next-page cursor."""
 
         async def fetch(cursor: str | None) -> OptimizationPage:
             return await self.get_optimizations(
@@ -896,7 +896,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         severity: Severity | Unset = UNSET,
         limit: int | Unset = 100,
     ) -> AsyncIterator[CostAnomaly]:
-        """Every item of every page of ``get_anomalies``, following ``nextCursor``."""
+        """Every item of every page of ``get_anomalies``, following the next-page cursor."""
 
         async def fetch(cursor: str | None) -> AnomalyPage:
             return await self.get_anomalies(
@@ -969,7 +969,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         *,
         limit: int | Unset = 100,
     ) -> AsyncIterator[BudgetForecast]:
-        """Every item of every page of ``get_budget_forecasts``, following ``nextCursor``."""
+        """Every item of every page of ``get_budget_forecasts``, following the next-page cursor."""
 
         async def fetch(cursor: str | None) -> BudgetForecastPage:
             return await self.get_budget_forecasts(
