@@ -7,7 +7,8 @@ connection included) to ``httpx.ConnectTimeout``, which tells a retry layer the 
 never sent, and it streams every body through three async generators. This transport maps
 exceptions by what happened, and reads a plain body whose length is known and within
 ``max_body`` in one call; others (compressed, chunked, too large) stream, so the caller's
-size cap still bounds memory.
+size cap still bounds memory. A call with a deadline gets it as aiohttp's ``total`` timeout,
+which bounds the whole exchange, body included, however slowly the bytes come.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Final
 import aiohttp
 import httpx
 
-from ._body import DEFAULT_MAX_BODY
+from ._body import DEFAULT_MAX_BODY, EXT_DEADLINE, Deadline
 
 __all__ = ["AiohttpTransport"]
 
@@ -92,6 +93,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
         t = request.extensions.get("timeout") or {}
         key = (t.get("connect"), t.get("read"), t.get("pool"))
+        deadline: Deadline | None = request.extensions.get(EXT_DEADLINE)
+        if deadline is not None:
+            # Not cached: what is left of the call's deadline (aiohttp takes a total of 0 as none).
+            total = max(deadline.left(), 0.001)
+            return aiohttp.ClientTimeout(total=total, sock_connect=key[0], sock_read=key[1], connect=key[2])
         timeout = self._timeouts.get(key)
         if timeout is None:
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=key[0], sock_read=key[1], connect=key[2])

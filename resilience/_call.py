@@ -21,6 +21,7 @@ import attrs
 import httpx
 import tenacity
 
+from ._body import EXT_DEADLINE, Deadline
 from ._errors import APITimeoutError, CircuitOpenError, InsecureTransportError
 from ._metrics import MetricsRecorder
 from ._operation import Operation, operation_of, route_key
@@ -156,6 +157,8 @@ def call_flow(request: httpx.Request, ctx: CallContext) -> Flow[httpx.Response]:
     if policy.deadline is not None:
         started = ctx.clock()
         cap_timeouts(request, policy.deadline)
+        # The body reads and the async transport end the attempt when the deadline passes.
+        request.extensions[EXT_DEADLINE] = Deadline(started + policy.deadline, ctx.clock)
     m = ctx.metrics
     if m is not None:
         key = op.key if op is not None else route_key(request)

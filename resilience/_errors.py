@@ -263,7 +263,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None, Any]:
         return None, None, None
     try:
         data = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
         return None, None, None
     if not isinstance(data, dict):
         return None, None, None

@@ -1,7 +1,8 @@
 """The health check, written once: the health operation, with a listing as its fallback.
 
-:func:`health_flow` is I/O-free and never raises for an unreachable or failing backend: it
-answers with a :class:`HealthReport` whatever happened.
+:func:`health_flow` is I/O-free and never raises for an unreachable or failing backend, nor
+for any answer (any status, any body: not JSON, too large, nested too deeply): it answers
+with a :class:`HealthReport` whatever happened.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _answered(
     status: str | None = None
     try:
         data: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
         data = None
     if used_fallback:
         # The fallback listing has no status field: a 2xx answer is health enough.

@@ -78,12 +78,16 @@ def decode(response: httpx.Response, op: Operation, max_bytes: int, validator: V
     except ValueError:
         ctype = response.headers.get("content-type", "?")
         raise _invalid(response, op, f"response body is not valid JSON (content-type {ctype})") from None
+    except RecursionError:
+        raise _invalid(response, op, "response body is nested too deeply to decode") from None
     if validator is not None:
         try:
             validator(data, "")
         except Invalid as exc:
             message = f"response breaks the contract at {exc.path or '<root>'}: {exc.message}"
             raise _invalid(response, op, message) from None
+        except RecursionError:
+            raise _invalid(response, op, "response is nested too deeply to check against the contract") from None
     return data
 
 
@@ -91,7 +95,7 @@ def build(data: Any, parse: Callable[[Any], T], response: httpx.Response, op: Op
     """The generated model of decoded data; a body the model refuses is a typed error."""
     try:
         return parse(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise _invalid(response, op, f"response could not be parsed: {type(exc).__name__}") from exc
 
 
