@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+# `make demo` needs the project and its run-time dependencies only; `make test` adds the dev extra on top.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
 .PHONY: install generate check-generated lint typecheck test bench bench-smoke demo clean
 
@@ -14,6 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml
+	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp) into $(VENV), not the dev tools"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
 
 generate: $(STAMP)
 	$(PY) codegen/generate.py --out generated/finops_api_client
@@ -44,7 +53,7 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	$(PY) -m benchmarks --smoke
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(PY) -m demo
 
 clean:

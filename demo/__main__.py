@@ -4,6 +4,8 @@ Pushes 10,000 resources in batches with a progress display, plus optimizations, 
 and forecasts; lists them; approves one in dry run, then for real; takes the backend down
 to show the circuit breaker opening and calls failing fast, then brings it back to show
 half-open and closed; prints a metrics table. Exits 0 when every step behaved as expected.
+Every line, the SDK's log lines included, goes through one :class:`~demo._console.Console`,
+so nothing breaks the progress line. Needs only the SDK's run-time dependencies.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from finops_api_client.models import ApprovalStatus, RiskLevel
 from reference_backend import FaultPlan, ReferenceBackend
 from resilience import (
     APIError,
-    BatchProgress,
     BreakerTransition,
     CircuitBreakerConfig,
     CircuitOpenError,
@@ -32,11 +33,14 @@ from resilience import (
     RetryPolicy,
 )
 
+from ._console import Console, ConsoleHandler, outcomes
+
 RESOURCES = 10_000
+console = Console(sys.stdout)
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    console.line(text)
 
 
 def step(title: str) -> None:
@@ -59,21 +63,6 @@ class DemoHook:
     def on_breaker_transition(self, event: object) -> None:
         if isinstance(event, BreakerTransition):
             say(f"   breaker: {event.old_state.value} -> {event.new_state.value} ({event.reason})")
-
-
-def progress_bar(p: BatchProgress) -> None:
-    width = 30
-    filled = int(width * p.done / p.total) if p.total else width
-    line = (
-        f"   {p.operation}: [{'#' * filled}{'.' * (width - filled)}] {p.done:>6}/{p.total} items, "
-        f"chunk {p.chunks_done}/{p.chunks_total}, accepted {p.accepted}, rejected {p.rejected}, "
-        f"failed {p.failed}"
-    )
-    if sys.stdout.isatty():
-        sys.stdout.write("\r" + line + ("\n" if p.done >= p.total else ""))
-    elif p.chunks_done % max(1, p.chunks_total // 4) == 0 or p.done >= p.total:
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def resources(n: int) -> list[dict[str, Any]]:
@@ -104,7 +93,9 @@ def ms(seconds: float | None) -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("DEMO_LOG_LEVEL", "WARNING"), format="   log %(name)s: %(message)s")
+    handler = ConsoleHandler(console)
+    handler.setFormatter(logging.Formatter("   log %(name)s: %(message)s"))
+    logging.basicConfig(level=os.environ.get("DEMO_LOG_LEVEL", "WARNING"), handlers=[handler])
     started = time.perf_counter()
     api_key = os.environ.get("DEMO_API_KEY") or "demo-" + secrets.token_hex(8)
     with ReferenceBackend(api_key=api_key, require_auth=True) as backend:
@@ -136,19 +127,22 @@ def main() -> int:
             )
             t0 = time.perf_counter()
             items = resources(RESOURCES)
-            result = client.post_resources(items, progress=progress_bar)
-            say(f"   first pass: {result.summary()}")
+            result = client.post_resources(items, progress=console.progress_printer("first pass"))
+            say(f"   first pass: {outcomes(result)}")
             backend.set_fault_plan(None)
             if not result.ok:
                 say("   resuming: only the chunks not delivered or of unknown outcome, unknown ones with their keys")
-                result = client.post_resources(items, resume=result, wait_for_recovery=5.0)
+                result = client.post_resources(
+                    items, resume=result, wait_for_recovery=5.0, progress=console.progress_printer("resume")
+                )
+                say(f"   resumed: {outcomes(result)}")
             took = time.perf_counter() - t0
             stats = backend.stats()
-            say(f"   {result.summary()} in {took:.2f}s, waits for the circuit to recover included")
+            faults = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.faults_injected.items())) or "none"
+            say(f"   all {RESOURCES:,} in {took:.2f}s, waits for the circuit to recover included")
             say(
-                f"   faults injected {dict(stats.faults_injected)}; duplicate deliveries answered from the "
-                f"idempotency cache: {stats.duplicate_deliveries_deduped}; items stored twice: "
-                f"{stats.item_writes - stats.items_stored}"
+                f"   faults injected: {faults}; duplicate deliveries answered from the idempotency cache: "
+                f"{stats.duplicate_deliveries_deduped}; items stored twice: {stats.item_writes - stats.items_stored}"
             )
             check(result.ok and stats.items_stored == RESOURCES, "all resources stored")
             check(stats.item_writes == stats.items_stored, "nothing stored twice")
@@ -202,7 +196,7 @@ def main() -> int:
                 ("forecasts", client.post_budget_forecasts, forecasts),
             ):
                 batch = post(items)
-                say(f"   {name}: {batch.summary()}")
+                say(f"   {name}: {outcomes(batch)}")
                 check(batch.ok, f"{name} accepted")
 
             step("list them (iterators follow nextCursor)")
@@ -211,15 +205,16 @@ def main() -> int:
             page = client.get_optimizations(risk_level=RiskLevel.HIGH, limit=5)
             say(
                 f"   resources: {n_res:,} (ec2: {n_ec2:,}); HIGH-risk optimizations, first page: "
-                f"{[o.optimization_id for o in page.data]}"
+                f"{', '.join(o.optimization_id for o in page.data)}"
             )
             check(n_res == RESOURCES, "listing sees every resource")
 
             step("approve an optimization: dry run first, then for real")
             with FinOpsClient(backend.url, api_key=api_key, dry_run=True) as dry:
                 preview = dry.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
-            say(f"   dry run: {preview}")
             check(isinstance(preview, DryRun), "dry run returns what would be sent")
+            if isinstance(preview, DryRun):
+                say(f"   dry run: would {preview.method} {preview.route} with {preview.body_preview}; nothing sent")
             approval = client.approve_optimization("opt-1", approved=True, comment="rightsizing ok")
             if isinstance(approval, DryRun):
                 raise SystemExit("a client without dry_run returned a dry-run report")
@@ -261,7 +256,12 @@ def main() -> int:
                     f"   {key:<50}{m['request_count']:>9}{100 * m['success_rate']:>8.1f}%"
                     f"{ms(m['p50']):>9}{ms(m['p95']):>9}{ms(m['p99']):>9}{m['retries']:>8}{m['rejections']:>9}"
                 )
-            say(f"   circuit breaker: {metrics['circuit_breaker']}")
+            if breaker is not None:
+                cb = breaker.breaker.snapshot()  # the per-origin breaker, typed
+                say(
+                    f"   circuit breaker: {cb.state.value}, {cb.transitions} transitions, "
+                    f"{cb.rejected_count} calls refused while open"
+                )
         stats = backend.stats()
         say()
         say(

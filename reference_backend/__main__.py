@@ -1,4 +1,8 @@
-"""``python -m reference_backend``: serve the reference backend in the foreground until Ctrl-C / SIGTERM."""
+"""``python -m reference_backend``: serve the reference backend, demo data included, until Ctrl-C / SIGTERM.
+
+Started as the README shows (``--port 5002 --api-key KEY``) it is what a bare ``FinOpsClient()``
+talks to: the default URL, the key from ``FINOPS_API_KEY``, and a few items in every collection.
+"""
 
 from __future__ import annotations
 
@@ -104,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--require-auth", action="store_true", help="require credentials even if none is configured (all 401)"
     )
-    parser.add_argument("--demo-data", action="store_true", help="start with a few items in every collection")
+    parser.add_argument("--empty", action="store_true", help="start with no items (default: a few in every collection)")
+    # Demo data is the default now; the old opt-in flag is still accepted.
+    parser.add_argument("--demo-data", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fault-rate", type=float, default=0.0, help="probability of a fault per request")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault plan")
     parser.add_argument(
@@ -115,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--slow-seconds", type=float, default=0.5, help="delay of the 'slow' fault")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
+
+
+def backend_requires_auth(args: argparse.Namespace) -> bool:
+    return bool(args.require_auth or args.api_key or args.bearer_token or args.basic)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,12 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key,
         bearer_token=args.bearer_token,
         basic=args.basic,
-        require_auth=bool(args.require_auth or args.api_key or args.bearer_token or args.basic),
+        require_auth=backend_requires_auth(args),
         fault_plan=plan,
     )
-    if args.demo_data:
+    if not args.empty:
         for kind, items in DEMO_DATA.items():
-            backend.add_items(kind, items)
+            rejected = backend.add_items(kind, items)
+            if rejected:
+                raise SystemExit(f"the demo data's {kind} break the contract: {rejected}")
 
     stop = threading.Event()
 
@@ -149,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    print(f"FinOps reference backend listening on {backend.url} (Ctrl-C to stop)", flush=True)
+    data = "no items" if args.empty else "demo data: " + ", ".join(f"{k} {len(v)}" for k, v in DEMO_DATA.items())
+    auth = "credentials required" if backend_requires_auth(args) else "no authentication"
+    print(f"FinOps reference backend listening on {backend.url} ({data}; {auth}; Ctrl-C to stop)", flush=True)
     try:
         while not stop.wait(0.5):
             pass
