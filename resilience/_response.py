@@ -6,8 +6,10 @@ Pure functions of a response (or an httpx exception) and the operation it answer
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
 
@@ -53,11 +55,68 @@ def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> APIError:
     """httpx's exception as ours: a timeout, a connection failure, or a bad URL."""
     op = _op_id(request)
     rid = request.headers.get("x-request-id")
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out ({type(exc).__name__})", operation=op, request_id=rid)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ConfigurationError(f"invalid request URL: {exc}")
-    return APIConnectionError(f"connection failed ({type(exc).__name__})", operation=op, request_id=rid)
+    where = _host_port(request.url)
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request to {where} timed out: {_why(exc)}", operation=op, request_id=rid)
+    return APIConnectionError(f"connection to {where} failed: {_why(exc)}", operation=op, request_id=rid)
+
+
+def _host_port(url: httpx.URL) -> str:
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{port}"
+
+
+_TIMEOUTS: Final = {
+    httpx.ConnectTimeout: "connect timeout (no connection within the timeout)",
+    httpx.ReadTimeout: "read timeout (no answer within the timeout)",
+    httpx.WriteTimeout: "write timeout (the request could not be sent within the timeout)",
+    httpx.PoolTimeout: "pool timeout (no free connection within the timeout)",
+}
+#: Words in an error's text (httpcore's, aiohttp's, the OS's), most specific first.
+_CLUES: Final = (
+    (("certificate", "ssl", "tls", "handshake"), "TLS"),
+    (
+        ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo", "no address"),
+        "name resolution failed",
+    ),
+    (("connection refused", "connect call failed"), "connection refused"),
+    (("connection reset", "reset by peer"), "connection reset by the server"),
+    (("network is unreachable", "no route to host"), "network unreachable"),
+    (
+        ("server disconnected", "closed", "without sending", "incomplete"),
+        "the server closed the connection before a complete answer",
+    ),
+)
+
+
+def _why(exc: BaseException) -> str:
+    """Why a connection failed, in a user's words: refused, name resolution, TLS, which timeout;
+    the exception's own type name when nothing more specific is known."""
+    for kind, text in _TIMEOUTS.items():
+        if isinstance(exc, kind):
+            return text
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for link in chain:
+        if isinstance(link, ssl.SSLError):
+            return f"TLS: {getattr(link, 'reason', None) or 'handshake failed'}"
+        if isinstance(link, socket.gaierror):
+            return "name resolution failed"
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
+    text = " ".join(str(link).lower() for link in chain)
+    for words, reason in _CLUES:
+        if any(w in text for w in words):
+            if reason == "TLS":
+                return "TLS: " + ("certificate verify failed" if "certificate" in text else "handshake failed")
+            return reason
+    return type(exc).__name__
 
 
 def _invalid(response: httpx.Response, op: Operation, message: str) -> APIResponseValidationError:
