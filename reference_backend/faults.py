@@ -23,6 +23,8 @@ slow                      YES     processed and stored first, then ``slow_second
 truncated_json            YES     processed and stored; 200 with the first half of the JSON body
                                   and a Content-Length matching those bytes
 html_error                no      502 with a text/html body
+504_after_store           YES     processed and stored; then a gateway's 504 with a text/html body
+                                  (a load balancer that gave up waiting while the backend went on)
 schema_break              YES     processed and stored; 200 (when the real answer was 200) with
                                   JSON that breaks the response schema (e.g. ``accepted`` a string)
 status_499                no      499 with an Error body
@@ -33,8 +35,9 @@ redirect_other_origin     no      307 to ``http://<redirect_host>:<port><same pa
 
 "Stored" kinds also record the answer under the request's Idempotency-Key, so a retry with
 the same key is answered from the idempotency cache without storing again. From the client's
-side every ``close_*`` kind, ``truncated_json``, ``schema_break`` and a ``slow`` answer that
-outlives the client's timeout are ambiguous: it cannot tell whether the items were stored.
+side every ``close_*`` kind, ``truncated_json``, ``schema_break``, ``504_after_store`` and a
+``slow`` answer that outlives the client's timeout are ambiguous: it cannot tell whether the
+items were stored.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ FAULT_KINDS: Final[tuple[str, ...]] = (
     "slow",
     "truncated_json",
     "html_error",
+    "504_after_store",
     "schema_break",
     "status_499",
     "status_520",
@@ -75,6 +79,7 @@ STORES: Final[Mapping[str, bool]] = MappingProxyType(
         "slow": True,
         "truncated_json": True,
         "html_error": False,
+        "504_after_store": True,
         "schema_break": True,
         "status_499": False,
         "status_520": False,
@@ -84,7 +89,14 @@ STORES: Final[Mapping[str, bool]] = MappingProxyType(
 """Whether a POST hit by the fault was processed and its valid items stored."""
 
 AMBIGUOUS_KINDS: Final[frozenset[str]] = frozenset(
-    {"close_before_response", "close_after_store", "close_mid_response", "truncated_json", "schema_break"}
+    {
+        "close_before_response",
+        "close_after_store",
+        "close_mid_response",
+        "truncated_json",
+        "schema_break",
+        "504_after_store",
+    }
 )
 """Kinds after which the client cannot know whether the request took effect (plus ``slow``
 when the client times out first)."""

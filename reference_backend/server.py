@@ -42,6 +42,11 @@ _HTML_502: Final = (
     b"<body><h1>502 Bad Gateway</h1><p>The proxy got an invalid response from upstream.</p>"
     b"<hr><address>nginx</address></body></html>\n"
 )
+_HTML_504: Final = (
+    b"<!DOCTYPE html>\n<html><head><title>504 Gateway Time-out</title></head>\n"
+    b"<body><h1>504 Gateway Time-out</h1><p>The upstream did not answer in time.</p>"
+    b"<hr><address>nginx</address></body></html>\n"
+)
 
 
 class _BodyError(Exception):
@@ -391,6 +396,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
         elif fault == "truncated_json":
             self._send(response, body=response.body[: max(1, len(response.body) // 2)])
+        elif fault == "504_after_store":  # the gateway gave up; the backend stored all the same
+            self._send(Response(504, _HTML_504, content_type="text/html; charset=utf-8"))
         elif fault == "schema_break" and response.status == 200:
             broken = _break_schema(response.payload)
             self._send(Response(200, dump(broken), response.headers, broken))

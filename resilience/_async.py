@@ -124,20 +124,41 @@ class AsyncAPIClient(_Core):
             await returned[0].wait()
 
         run.returned = on_return
+        failures: list[BaseException] = []  # what stopped the batch (the first one is raised)
+        tasks: list[asyncio.Task[None]] = []
 
         async def one(chunk: Any) -> None:
             async with sem:
-                await self._run(run.chunk_flow(chunk), wait_sibling)
+                try:
+                    await self._run(run.chunk_flow(chunk), wait_sibling)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:  # noqa: BLE001  (raised by _ingest, with the partial result)
+                    # Caught here, in the task: a KeyboardInterrupt leaving a task would stop the loop.
+                    failures.append(exc)
+                    me = asyncio.current_task()
+                    for task in tasks:  # nothing more goes out once the batch has failed
+                        if task is not me:
+                            task.cancel()
 
-        tasks = [asyncio.ensure_future(one(chunk)) for chunk in run.plan]
+        tasks.extend(asyncio.ensure_future(one(chunk)) for chunk in run.plan)
         try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            # Nothing more goes out once the call has failed (or was cancelled).
+            if tasks:
+                await asyncio.wait(tasks)
+        except BaseException as exc:  # cancelled (or interrupted) while the chunks ran
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+            error = run.interrupted(exc)
+            if error is exc:
+                raise
+            raise error from exc
+        if failures:
+            first = failures[0]
+            error = run.interrupted(first)
+            if error is first:
+                raise first
+            raise error from first
         return run.result()
 
     async def health_check(self) -> HealthReport:

@@ -3,7 +3,9 @@
 :class:`BatchRun` holds the plan and the outcomes so far; :meth:`BatchRun.chunk_flow` is
 the I/O-free procedure of one chunk (send it, wait out an open circuit within
 ``wait_for_recovery``, or wait for a sibling chunk that is the breaker's probe). The sync
-client drives the chunk flows one after another, the async client several at once.
+client drives the chunk flows one after another, the async client several at once. When an
+exception escapes them, :meth:`BatchRun.interrupted` turns it into one that carries the
+partial, resumable result.
 """
 
 from __future__ import annotations
@@ -11,13 +13,34 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+import httpx
 
-from ._batch import BatchProgress, BatchResult, ProgressCallback, _ChunkOutcome, chunk_accepted, chunk_failed
+from ._batch import (
+    MAYBE_STORED_STATUSES,
+    BatchProgress,
+    BatchResult,
+    ChunkState,
+    ProgressCallback,
+    _ChunkOutcome,
+    accounting_error,
+    assemble,
+    chunk_failed,
+    fingerprint,
+    read_answer,
+    rejections_in,
+)
 from ._call import call_record_of
-from ._errors import APIError, CircuitOpenError, ConfigurationError, RequestValidationError
+from ._errors import (
+    APIError,
+    BatchInterruptedError,
+    CircuitOpenError,
+    ConfigurationError,
+    RequestValidationError,
+    ResponseTooLargeError,
+)
 from ._operation import BatchSpec, Operation
 from ._response import build, decode
 from ._retry import is_testing
@@ -27,6 +50,8 @@ if TYPE_CHECKING:
     from ._base import _Core
 
 __all__: list[str] = []  # internal: the batch procedure behind the clients
+
+T = TypeVar("T")
 
 
 @attrs.frozen(slots=True)
@@ -52,8 +77,9 @@ def chunk_size_for(batch: BatchSpec, chunk_size: int | None) -> int:
 
 def plan_for(op: Operation, total: int, chunk_size: int | None, resume: BatchResult | None) -> list[ChunkPlan]:
     """The chunks to send. With ``resume`` (an earlier result for the same items) only its
-    undelivered and unknown chunks; unknown ones keep their Idempotency-Key, so a chunk the
-    server did store is answered from its idempotency cache, not stored twice."""
+    undelivered and unknown chunks, each under its original Idempotency-Key: a chunk the
+    server did store is answered from its idempotency cache, not stored twice, and a key it
+    never stored costs it nothing."""
     assert op.batch is not None
     if resume is None:
         size = chunk_size_for(op.batch, chunk_size)
@@ -66,7 +92,7 @@ def plan_for(op: Operation, total: int, chunk_size: int | None, resume: BatchRes
     if resume.dry_run is not None:
         raise ConfigurationError("cannot resume a dry run: nothing was sent")
     plan = [ChunkPlan(f.start, f.stop, f.idempotency_key or str(uuid.uuid4()), True) for f in resume.outcome_unknown]
-    plan += [ChunkPlan(f.start, f.stop, str(uuid.uuid4())) for f in resume.not_delivered]
+    plan += [ChunkPlan(f.start, f.stop, f.idempotency_key or str(uuid.uuid4())) for f in resume.not_delivered]
     return sorted(plan, key=lambda c: c.start)
 
 
@@ -82,9 +108,10 @@ class _Tally:
         with self._lock:
             self.chunks_done += 1
             self.done += outcome.stop - outcome.start
-            self.accepted += len(outcome.accepted)
-            self.rejected += len(outcome.rejected)
-            if outcome.state != "accepted":
+            if outcome.state == "accepted":
+                self.accepted += len(outcome.accepted)
+                self.rejected += len(outcome.rejected)
+            else:
                 self.failed += outcome.stop - outcome.start
             event = BatchProgress(
                 self.operation,
@@ -122,26 +149,75 @@ class BatchRun:
         self.progress = progress
         self.wait_for_recovery = wait_for_recovery
         self.outcomes: list[_ChunkOutcome] = []
+        self.prints: dict[int, tuple[int, int, str]] = {}  # chunk start -> (start, stop, fingerprint)
         if resume is not None:  # what the earlier call settled is carried over
+            self.prints = self._same_items(resume)
             self.outcomes.append(_ChunkOutcome(-1, -1, None, "accepted", list(resume.accepted), list(resume.rejected)))
         self.tally = _Tally(op.operation_id, sum(c.stop - c.start for c in plan), len(plan))
         self.stopped: CircuitOpenError | None = None
+        self.maybe_stored: set[int] = set()  # chunks (by start) this call may have stored
         self.sending = 0  # chunks of this call on the wire now
         self.returned: Callable[[], None] = lambda: None  # the async driver's "a sibling came back"
 
     def result(self) -> BatchResult:
-        from ._batch import assemble
+        for c in self.plan:  # chunks this call did not encode (refused, or never sent)
+            if c.start not in self.prints:
+                self.prints[c.start] = (c.start, c.stop, self._fingerprint(c.start, c.stop))
+        prints = tuple(sorted(self.prints.values()))
+        return assemble(self.op.operation_id, len(self.data), self.outcomes, prints)
 
-        return assemble(self.op.operation_id, len(self.data), self.outcomes)
+    def interrupted(self, exc: BaseException) -> BaseException:
+        """What to raise for ``exc`` escaping the batch; either way it carries the partial
+        result. A chunk still without an outcome was not sent (not delivered, under its planned
+        key), unless an earlier call may have stored it; :meth:`_send` recorded the one on the wire.
+        """
+        cause = type(exc).__name__
+        done = {o.start for o in self.outcomes}
+        for c in self.plan:
+            if c.start not in done:
+                error = BatchInterruptedError(f"not sent: the batch was interrupted by {cause}")
+                stored = c.maybe_stored or c.start in self.maybe_stored
+                state: ChunkState = "outcome_unknown" if stored else "not_delivered"
+                self.outcomes.append(_ChunkOutcome(c.start, c.stop, c.key, state, error=error))
+        result = self.result()
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, CancelledError...: re-raised as themselves
+            exc.result = result  # type: ignore[attr-defined]
+            return exc
+        n = result.summary()
+        return BatchInterruptedError(
+            f"{self.op.operation_id} interrupted by {cause}: of {n['total']} items {n['accepted']} accepted, "
+            f"{n['rejected']} rejected, {n['outcome_unknown']} of unknown outcome, {n['not_delivered']} not "
+            "delivered; pass this error's .result as resume= with the same items to finish",
+            result=result,
+        )
+
+    def _fingerprint(self, start: int, stop: int) -> str:
+        return fingerprint(self.client._encode(self.data[start:stop]))
+
+    def _same_items(self, resume: BatchResult) -> dict[int, tuple[int, int, str]]:
+        """The earlier call's chunk fingerprints, checked against these items (nothing is sent
+        when they differ: its chunks and keys would be wrong for them)."""
+        prints = sorted(resume.chunk_fingerprints)
+        edges = [0] + [stop for _, stop, _ in prints]
+        if not prints or [start for start, _, _ in prints] != edges[:-1] or edges[-1] != len(self.data):
+            raise ConfigurationError("resume= takes a result this SDK returned: this one has no chunk fingerprints")
+        for start, stop, digest in prints:
+            if self._fingerprint(start, stop) != digest:
+                raise ConfigurationError(
+                    f"resume= was given not the items of the call it resumes: items {start} to {stop - 1} "
+                    "differ (pass the same items, in the same order)"
+                )
+        return {start: (start, stop, digest) for start, stop, digest in prints}
 
     def chunk_flow(self, chunk: ChunkPlan) -> Flow[None]:
         """Send one chunk; an open circuit is waited out within ``wait_for_recovery`` (or a
-        sibling probe awaited), else this and every later chunk are refused."""
+        sibling probe awaited) and the chunk re-sent under its key, else this and every later
+        chunk are refused."""
         clock = self.client.config.clock
         deadline = None if self.wait_for_recovery is None else clock() + self.wait_for_recovery
         while True:
             if self.stopped is not None:
-                outcome = chunk_failed(chunk.start, chunk.stop, chunk.key, self.stopped, chunk.maybe_stored)
+                outcome = chunk_failed(chunk.start, chunk.stop, chunk.key, self.stopped, False)
                 break
             self.sending += 1
             try:
@@ -149,8 +225,10 @@ class BatchRun:
             finally:
                 self.sending -= 1
                 self.returned()
+            if outcome.state == "outcome_unknown":  # whatever comes next, it may be stored
+                self.maybe_stored.add(chunk.start)
             err = outcome.error
-            if isinstance(err, CircuitOpenError) and outcome.state == "not_delivered":
+            if isinstance(err, CircuitOpenError):
                 wait = err.retry_in
                 if deadline is not None and wait is not None and not is_testing() and clock() + wait <= deadline:
                     # Half-open with a sibling on the wire: that sibling is the probe, its answer decides.
@@ -158,39 +236,81 @@ class BatchRun:
                     continue
                 self.stopped = err
             break
-        if chunk.maybe_stored and outcome.state == "not_delivered":
+        if outcome.state == "not_delivered" and (chunk.maybe_stored or chunk.start in self.maybe_stored):
             outcome.state = "outcome_unknown"
         self.outcomes.append(outcome)
         self.tally.add(outcome, self.progress)
 
     def _send(self, chunk: ChunkPlan) -> Flow[_ChunkOutcome]:
-        """Where one sent chunk's items ended up, from the answer or the error it got."""
+        """Where one sent chunk's items ended up; an exception escaping while the chunk is on
+        the wire leaves it "outcome unknown" (with its key) for the partial result."""
         client, op = self.client, self.op
         start, stop, key = chunk.start, chunk.stop, chunk.key
         refused = client._refusal(op)
         if refused is not None:
             return chunk_failed(start, stop, key, refused, False)
-        kwargs = client._with_body(self.base_kwargs, client._encode(self.data[start:stop]), op, key)
-        request = client._build_request(op, kwargs)
+        body = client._encode(self.data[start:stop])
+        if start not in self.prints:
+            self.prints[start] = (start, stop, fingerprint(body))
+        request = client._build_request(op, client._with_body(self.base_kwargs, body, op, key))
         try:
-            response = yield from client._exchange(request)
+            return (yield from self._answer(chunk, request))
+        except BaseException as exc:
+            error = BatchInterruptedError(f"interrupted by {type(exc).__name__} while the chunk was on the wire")
+            self.outcomes.append(_ChunkOutcome(start, stop, key, "outcome_unknown", error=error))
+            raise
+
+    def _answer(self, chunk: ChunkPlan, request: httpx.Request) -> Flow[_ChunkOutcome]:
+        """The outcome from the answer or the error: a 2xx is trusted only when its own
+        accounting adds up (else outcome unknown, with what it said it rejected)."""
+        client, op, batch = self.client, self.op, self.op.batch
+        assert batch is not None
+        start, stop, key = chunk.start, chunk.stop, chunk.key
+        statuses: set[int] = set()
+        try:
+            response = yield from noting_statuses(client._exchange(request), statuses)
+        except APIError as err:  # a 500/502/503/504 to any attempt: the backend may have stored it
+            stored = call_record_of(request).maybe_delivered or not statuses.isdisjoint(MAYBE_STORED_STATUSES)
+            return chunk_failed(start, stop, key, err, stored)
+        try:
             raw = decode(response, op, client.config.max_response_bytes, client._response_validator(op))
+        except APIError as err:  # a 2xx we could not read: processed, outcome unknown
+            outcome = chunk_failed(start, stop, key, err, True)
+            if not isinstance(err, ResponseTooLargeError):
+                outcome.rejected = rejections_in(response.content, start, stop, batch)
+            return outcome
+        rejected, problems = read_answer(start, stop, raw, batch)
+        if problems:
+            rid = request.headers.get("x-request-id")
+            wrong = accounting_error(problems, response.status_code, op.operation_id, rid)
+            return _ChunkOutcome(start, stop, key, "outcome_unknown", rejected=rejected, error=wrong)
+        try:
             parsed = build(raw, self.parse, response, op)
         except APIError as err:
-            return chunk_failed(start, stop, key, err, call_record_of(request).maybe_delivered)
-        batch = op.batch
-        assert batch is not None
-        return chunk_accepted(
-            start,
-            stop,
-            key,
-            raw,
-            parsed,
-            rejected_field=batch.rejected_field,
-            index_field=batch.index_field,
-            reason_field=batch.reason_field,
-            id_field=batch.id_field,
-        )
+            return chunk_failed(start, stop, key, err, True)
+        refused = {r.index for r in rejected}
+        accepted = [i for i in range(start, stop) if i not in refused] if refused else list(range(start, stop))
+        return _ChunkOutcome(start, stop, key, "accepted", accepted, rejected, None, parsed)
+
+
+def noting_statuses(flow: Flow[T], statuses: set[int]) -> Flow[T]:
+    """``flow``'s steps, passed through unchanged, noting the status of every attempt's answer
+    (the call procedure keeps only the last one)."""
+    outcome: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = flow.send(outcome) if failure is None else flow.throw(failure)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        outcome = failure = None
+        try:
+            outcome = yield step
+        except BaseException as exc:  # noqa: BLE001  (back into the flow, which decides)
+            failure = exc
+        else:
+            if isinstance(outcome, httpx.Response):
+                statuses.add(outcome.status_code)
 
 
 def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[dict[str, Any]]:

@@ -28,9 +28,12 @@ the server's own error code and message (truncated), nothing from request header
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+
+if TYPE_CHECKING:
+    from ._batch import BatchResult
 
 __all__ = [
     "APIConnectionError",
@@ -40,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchInterruptedError",
     "CircuitOpenError",
     "ConfigurationError",
     "ConflictError",
@@ -277,3 +281,20 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None, Any]:
         str(message)[:_MAX_SERVER_MESSAGE] if message is not None else None,
         err.get("details"),
     )
+
+
+class BatchInterruptedError(APIError):
+    """A batched call stopped before its end: an exception escaped it (from below, or from
+    the caller's ``progress`` callback; it is this error's ``__cause__``).
+
+    ``result`` is the partial :class:`~resilience.BatchResult`: chunks the server answered as
+    usual, the chunk that was on the wire as outcome unknown (with its key), chunks never sent
+    as not delivered (with their planned keys). Pass it back as ``resume=`` with the same items:
+    every chunk is re-sent under its key, so the server stores every item once. A
+    ``KeyboardInterrupt`` or ``CancelledError`` is re-raised as itself, with that ``result``
+    attached as its ``.result``.
+    """
+
+    def __init__(self, message: str, *, result: BatchResult | None = None) -> None:
+        self.result = result
+        super().__init__(message)

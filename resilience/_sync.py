@@ -105,8 +105,14 @@ class SyncAPIClient(_Core):
         run = self._start_batch(op, items, make_kwargs, parse, chunk_size, progress, wait_for_recovery, resume)
         if isinstance(run, BatchResult):
             return run  # a dry run
-        for chunk in run.plan:
-            self._run(run.chunk_flow(chunk))
+        try:
+            for chunk in run.plan:
+                self._run(run.chunk_flow(chunk))
+        except BaseException as exc:  # whatever escapes carries the partial, resumable result
+            error = run.interrupted(exc)
+            if error is exc:
+                raise
+            raise error from exc
         return run.result()
 
     def health_check(self) -> HealthReport:

@@ -339,10 +339,10 @@ async def test_breaker_opening_mid_batch_stops_sending(mode: str, backend: Refer
     finally:
         await d.close()
     assert result.accepted == ()
-    assert result.outcome_unknown == ()
     assert_truthful(result, set())
     rejected_by_breaker = [f for f in result.not_delivered if isinstance(f.error, CircuitOpenError)]
-    sent = [f for f in result.not_delivered if not isinstance(f.error, CircuitOpenError)]
+    sent = list(result.outcome_unknown)  # a 503 to a POST: a backend behind a gateway may have stored it
+    assert len(rejected_by_breaker) + len(sent) == 10
     assert rejected_by_breaker, "the breaker should have opened"
     assert all(isinstance(f.error, APIStatusError) and f.error.status_code == 503 for f in sent)
     # The backend saw exactly the chunks that did not fail with CircuitOpenError.

@@ -613,6 +613,9 @@ def _observe(kind: str, backend: ReferenceBackend, client: httpx.Client) -> None
     elif kind == "schema_break":
         assert status == 200
         assert isinstance(response.json()["accepted"], str)
+    elif kind == "504_after_store":
+        assert status == 504
+        assert response.headers["content-type"].startswith("text/html")
     elif kind in ("status_499", "status_520"):
         assert_error(response, int(kind[-3:]))
     elif kind == "redirect_other_origin":

@@ -106,7 +106,8 @@ def test_no_wait_for_circuit_recovery_while_testing() -> None:
         items = [{"resourceId": f"r-{i}", "resourceType": "ec2", "region": "eu"} for i in range(20)]
         result = c.post_resources(items, chunk_size=5, wait_for_recovery=60.0)
     assert len(calls) == 1  # the first chunk opened the circuit; the rest were refused at once
-    assert len(result.not_delivered) == 4
+    assert len(result.outcome_unknown) == 1  # a 503 to a POST: the backend may have stored it
+    assert len(result.not_delivered) == 3
 
 
 async def test_async_caps_attempts_and_never_sleeps() -> None:
