@@ -122,9 +122,9 @@ class BatchResult:
 
     @property
     def settled(self) -> bool:
-        """Nothing is left to resume: the server accepted or rejected every item (a dry run
-        is never settled: nothing was sent). ``while not result.settled`` resumes until then."""
-        return self.dry_run is None and len(self.accepted) + len(self.rejected) == self.total
+        """Nothing is left to resume: the server accepted or rejected every item, or this is a
+        dry run (nothing to send). ``while not result.settled`` resumes until then."""
+        return self.dry_run is not None or len(self.accepted) + len(self.rejected) == self.total
 
     def not_delivered_indexes(self) -> list[int]:
         return [i for f in self.not_delivered for i in f.indexes]
@@ -132,8 +132,11 @@ class BatchResult:
     def outcome_unknown_indexes(self) -> list[int]:
         return [i for f in self.outcome_unknown for i in f.indexes]
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, int | bool]:
+        """The counts of each group; ``dry_run`` says nothing was sent (then every count but
+        ``total`` and ``chunks`` is 0 and nothing failed)."""
         return {
+            "dry_run": self.dry_run is not None,
             "total": self.total,
             "accepted": len(self.accepted),
             "rejected": len(self.rejected),
@@ -142,11 +145,18 @@ class BatchResult:
             "chunks": self.chunks,
         }
 
-
-def plan_chunks(total: int, size: int) -> list[tuple[int, int]]:
-    if size < 1:
-        raise ValueError("chunk size must be >= 1")
-    return [(start, min(start + size, total)) for start in range(0, total, size)]
+    def __str__(self) -> str:
+        """One readable line: what happened to every item, or what a dry run would send."""
+        if self.dry_run is not None:
+            return (
+                f"dry run of {self.operation}: would send {self.total:,} item(s) in {self.chunks} chunk(s); "
+                "nothing was sent"
+            )
+        return (
+            f"{self.operation}: accepted {len(self.accepted):,}  rejected {len(self.rejected):,}  "
+            f"not delivered {len(self.not_delivered_indexes()):,}  "
+            f"outcome unknown {len(self.outcome_unknown_indexes()):,}  ({self.chunks} chunk(s))"
+        )
 
 
 ChunkState = Literal["accepted", "not_delivered", "outcome_unknown"]

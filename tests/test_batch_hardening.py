@@ -477,7 +477,8 @@ def test_settled_means_nothing_left_to_resume() -> None:
     assert not BatchResult("op", 3, accepted=(0, 1), not_delivered=(failure,)).settled
     assert not BatchResult("op", 3, accepted=(0, 1), outcome_unknown=(failure,)).settled
     dry = DryRun("op", "POST", "/x", 3, ((0, 3),))
-    assert not BatchResult("op", 3, dry_run=dry).settled  # nothing was stored: resuming it is refused
+    assert BatchResult("op", 3, dry_run=dry).settled  # nothing to send: a resume loop ends at once
+    assert not BatchResult("op", 3, dry_run=dry).ok  # and nothing was stored
 
 
 async def test_resume_loop_on_settled_ends(mode: str, httpserver: HTTPServer) -> None:
@@ -540,3 +541,28 @@ async def test_resume_refuses_other_items(mode: str, backend: ReferenceBackend, 
         await d.close()
     assert resumed.ok
     assert_stored_once(backend, 30)
+
+
+async def test_a_dry_run_says_so_and_is_not_a_failure(driver: Driver) -> None:
+    """A dry run's result says it is one (summary, str) and leaves nothing to resume: a
+    ``while not result.settled`` loop ends at once; nothing counts as failed."""
+    async with driver.open("https://api.example.com", dry_run=True, record=True) as d:
+        result = await d.post_resources(resources(1_200), chunk_size=500)
+        loops = 0
+        while not result.settled:  # a resume loop as the README writes it
+            loops += 1
+            result = await d.post_resources(resources(1_200), chunk_size=500, resume=result)
+    assert loops == 0
+    assert d.posts() == []
+    summary = result.summary()
+    assert summary["dry_run"] is True
+    assert (summary["not_delivered"], summary["outcome_unknown"], summary["total"]) == (0, 0, 1_200)
+    assert str(result) == "dry run of post_resources: would send 1,200 item(s) in 3 chunk(s); nothing was sent"
+    assert not result.ok  # nothing was stored
+
+
+async def test_a_result_reads_as_one_line(driver: Driver, backend: ReferenceBackend) -> None:
+    async with driver.open(backend.url, api_key=API_KEY) as d:
+        result = await d.post_resources(resources(20), chunk_size=10)
+    assert str(result) == "post_resources: accepted 20  rejected 0  not delivered 0  outcome unknown 0  (2 chunk(s))"
+    assert result.summary()["dry_run"] is False
