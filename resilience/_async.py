@@ -15,6 +15,7 @@ from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
 from ._health import HealthReport
+from ._layers import refused_closed
 from ._operation import Operation
 from ._pages import page_items, page_walk
 from ._stack import default_async_transport
@@ -52,6 +53,8 @@ class AsyncAPIClient(_Core):
         return self._http
 
     async def close(self) -> None:
+        """Close the connections. Nothing is sent after this: calls in flight end with their
+        answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         await self._http.aclose()
 
     async def aclose(self) -> None:
@@ -64,7 +67,12 @@ class AsyncAPIClient(_Core):
         await self.close()
 
     async def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
-        response = await self._http.send(request, auth=auth, stream=True)
+        try:
+            response = await self._http.send(request, auth=auth, stream=True)
+        except RuntimeError as exc:  # httpx's own "client has been closed"
+            if not self._gate.closed:
+                raise
+            raise refused_closed(request) from exc
         await read_body_async(request, response, self._config.max_response_bytes)
         return response
 

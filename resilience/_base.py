@@ -23,16 +23,17 @@ from ._batch_run import BatchRun, plan_for, prepare_items
 from ._breaker import CircuitBreaker
 from ._breaker_config import CircuitBreakerConfig
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
-from ._call import CallContext, call_flow
+from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
-from ._errors import CircuitOpenError, RequestValidationError
+from ._errors import APIError, CircuitOpenError, ClientClosedError, RedirectLoopError, RequestValidationError
 from ._health import HealthReport, health_flow, health_request_kwargs
+from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
-from ._operation import EXT_OPERATION, Operation
+from ._operation import EXT_OPERATION, Operation, operation_of
 from ._redact import SECRET_KEY_PATTERN, redact_body
 from ._response import build, decode, status_error, transport_error
 from ._retry import RetryPolicy
-from ._stack import ResilienceStack, build_transport
+from ._stack import ResilienceStack, build_transport, fast_cookies
 from ._steps import Flow
 from ._validation import Invalid, Validator, compile_schema
 
@@ -41,21 +42,6 @@ __all__: list[str] = []
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
-
-
-class _SetCookieOnly(httpx.Cookies):
-    """httpx runs every response through http.cookiejar (~20 µs: it builds urllib request and
-    response shims) even when it sets no cookie; this skips that unless it does."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
-
-
-def fast_cookies(client: httpx.Client | httpx.AsyncClient) -> None:
-    # httpx's `cookies` setter copies into a plain Cookies, so the jar is swapped directly
-    # (httpx is pinned below 0.29; a test checks that Set-Cookie still works).
-    client._cookies = _SetCookieOnly(client.cookies)
 
 
 def warn_unknown_field(operation: str, told: set[str], path: str, key: str, known: Sequence[str]) -> None:
@@ -178,6 +164,7 @@ class _Core:
             self._http.timeout = value
 
     _http: httpx.Client | httpx.AsyncClient
+    _gate: GateTransport  # the outermost layer: closed with the client
 
     def get_performance_metrics(self) -> dict[str, Any]:
         """The old client's dict: ``global_metrics``, ``endpoint_metrics`` by route template,
@@ -292,9 +279,16 @@ class _Core:
         url = self._url(kw.pop("url"))
         return self._http.build_request(op.method, url, extensions={EXT_OPERATION: op}, **kw)
 
+    def _check_open(self, op: Operation) -> None:
+        """A closed client refuses every call: :class:`ClientClosedError`, nothing built or sent."""
+        if self._gate.closed:
+            raise ClientClosedError(operation=op.operation_id)
+
     def _refuse(self, op: Operation) -> None:
-        """An open circuit refuses before the request is even built (no socket, no auth flow):
-        :class:`CircuitOpenError`, counted in the metrics like any other outcome."""
+        """A closed client, or an open circuit, refuses before the request is even built (no
+        socket, no auth flow): :class:`ClientClosedError`, or :class:`CircuitOpenError`
+        counted in the metrics like any other outcome."""
+        self._check_open(op)
         registry = self._stack.breakers
         if registry is None:
             return
@@ -312,7 +306,7 @@ class _Core:
             raise
 
     def _refusal(self, op: Operation) -> CircuitOpenError | None:
-        """:meth:`_refuse` as a value, for a batch chunk."""
+        """:meth:`_refuse` as a value, for a batch chunk (a closed client raises)."""
         try:
             self._refuse(op)
         except CircuitOpenError as err:
@@ -326,10 +320,21 @@ class _Core:
         try:
             response = yield from call_flow(request, self._ctx)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, request) from exc
+            raise self._typed(exc, request) from exc
         if not 200 <= response.status_code < 300:
             raise status_error(response, self._config.wall_clock)
         return response
+
+    def _typed(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:
+        """The typed error of an httpx exception that ended a logical call."""
+        if isinstance(exc, RequestRefused):  # by the gate, before anything was sent
+            call_record_of(request).maybe_delivered |= exc.home_may_have_acted
+            return exc.error
+        if isinstance(exc, httpx.TooManyRedirects):
+            op, rid = operation_of(request), request.headers.get("x-request-id")
+            text = f"redirect loop: more than {self._http.max_redirects} redirects"
+            return RedirectLoopError(text, operation=op.operation_id if op is not None else None, request_id=rid)
+        return transport_error(exc, request)
 
     def _exchange_op(self, op: Operation, params: Mapping[str, Any]) -> Flow[httpx.Response]:
         self._refuse(op)
@@ -343,6 +348,7 @@ class _Core:
     def _body_request(self, op: Operation, kwargs: Mapping[str, Any], body: Any) -> httpx.Request | DryRun:
         """A non-batch call with a JSON body: validated, then its request (or, in dry run, the
         description of what would have been sent)."""
+        self._check_open(op)
         if op.body is not None:
             self._check(self._validator(op, "body", op.body, request=True), body)
         if self.dry_run and op.method != "GET":
@@ -399,6 +405,8 @@ class _Core:
             per_call=False,
             max_body=self._config.max_response_bytes,
         )
+        assert isinstance(self._transport, GateTransport)  # the outermost layer
+        self._gate = self._transport
         http = http_class(
             transport=self._transport,  # a Layer serves sync and async alike
             base_url=self._base_url,

@@ -298,3 +298,43 @@ class BatchInterruptedError(APIError):
     def __init__(self, message: str, *, result: BatchResult | None = None) -> None:
         self.result = result
         super().__init__(message)
+
+
+# -- the client's own refusals (each in the hierarchy above: one line a class) -------------------
+__all__ += ["ClientClosedError", "CrossOriginRedirectError", "RedirectLoopError"]
+
+
+class ClientClosedError(APIError, RuntimeError):
+    """The client was closed: nothing more is sent. Every later call raises this (also a
+    ``RuntimeError``, what httpx raised before); a call in flight ends with it or its answer."""
+
+    def __init__(
+        self,
+        message: str = "the client is closed",
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.request_id = request_id
+        super().__init__(_describe(message, operation, request_id))
+
+
+class RedirectLoopError(APIConnectionError):
+    """The server redirected more often than the client follows (``max_redirects``, 20): a loop."""
+
+
+class CrossOriginRedirectError(APIConnectionError):
+    """A write (POST, PUT, PATCH, DELETE) was redirected to another origin and not followed:
+    nothing was sent there. ``origin`` is where the redirect pointed (``scheme://host:port``)."""
+
+    def __init__(
+        self,
+        message: str = "a write was redirected to another origin",
+        *,
+        origin: str | None = None,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.origin = origin
+        super().__init__(message, operation=operation, request_id=request_id)

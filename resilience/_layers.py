@@ -1,7 +1,8 @@
 """The per-attempt transport layers, and the logical call as a transport of its own.
 
-Below httpx's auth and redirect handling, each hop passes the breaker (an open circuit
-raises before any socket), the DEBUG log and the credential guard. A layer states what it
+Below httpx's auth and redirect handling, each hop passes the gate (nothing once the client is
+closed, no write to another origin), the breaker (an open circuit raises before any socket),
+the DEBUG log and the credential guard. A layer states what it
 does before and after the next one (:class:`Layer` hooks); the sync and async plumbing is
 written once, in the base. :class:`RetryTransport` runs :func:`~resilience._call.call_flow`
 as a layer, for stacks built without the client.
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -22,15 +23,25 @@ from ._breaker import CircuitBreaker
 from ._breaker_config import Outcome, Permit, classify_status
 from ._breaker_registry import BreakerRegistry
 from ._call import CallContext, call_flow, call_record_of
+from ._errors import APIError, ClientClosedError, CrossOriginRedirectError
 from ._metrics import MetricsRecorder
 from ._operation import operation_of
 from ._redact import redact_body, redact_headers
 from ._retry import RetryBudget, RetryPolicy
 from ._steps import drive_async, drive_sync
 
-__all__ = ["CircuitBreakerTransport", "CredentialGuardTransport", "Layer", "LoggingTransport", "RetryTransport"]
+__all__ = [
+    "CircuitBreakerTransport",
+    "CredentialGuardTransport",
+    "GateTransport",
+    "Layer",
+    "LoggingTransport",
+    "RequestRefused",
+    "RetryTransport",
+]
 
 log_http = logging.getLogger("resilience.http")
+_WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -94,6 +105,106 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class RequestRefused(httpx.UnsupportedProtocol):
+    """A hop :class:`GateTransport` refused: nothing was sent. ``error`` is the SDK's typed
+    error for it, which the SDK's clients raise instead.
+
+    An httpx exception, as a transport raises, and of the kind httpx raises for a URL it will
+    not send to: the call procedure treats it the same (not retried, not delivered).
+    ``home_may_have_acted``: the refused hop is a write's redirect that httpx turned into a GET
+    (301, 302, 303): the home origin answered the write and may have acted on it.
+    """
+
+    def __init__(self, error: APIError, request: httpx.Request, *, home_may_have_acted: bool = False) -> None:
+        super().__init__(str(error), request=request)
+        self.error = error
+        self.home_may_have_acted = home_may_have_acted
+
+
+def _ids(request: httpx.Request) -> tuple[str | None, str | None]:
+    """The operation id and the request id, for an error."""
+    op = operation_of(request)
+    return (op.operation_id if op is not None else None), request.headers.get("x-request-id")
+
+
+def refused_closed(request: httpx.Request) -> RequestRefused:
+    """The refusal of an attempt or a hop once the client is closed."""
+    op_id, rid = _ids(request)
+    return RequestRefused(ClientClosedError(operation=op_id, request_id=rid), request)
+
+
+class GateTransport(Layer):
+    """Lets each hop through or refuses it before anything is sent (:class:`RequestRefused`).
+
+    Once closed, nothing: an attempt or redirect hop of a call still in flight would open a
+    new pool. A write (POST, PUT, PATCH, DELETE, or a write's redirect turned GET) goes to the
+    home origin only: a redirect to another origin would hand the write, and the answer the
+    caller trusts, to a server the client was not configured for. A GET's redirects are
+    followed anywhere (the credential guard withholds the credentials). A hop's body held in
+    memory is made readable, so the layers and the inner transport see bytes: a replayable
+    body lets aiohttp resend on a pooled connection the server had closed, as httpx's does.
+    On the fast path: a flag, the method (and a write's origin), a readable body.
+    """
+
+    __slots__ = ("_home", "closed")
+
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, home: httpx.URL | str) -> None:
+        super().__init__(inner)
+        url = httpx.URL(home)
+        self._home = (url.scheme, url.host, url.port)
+        self.closed = False
+
+    def _admit(self, request: httpx.Request) -> None:
+        if self.closed:
+            raise refused_closed(request)
+        op = operation_of(request)
+        method = op.method if op is not None else request.method  # a write's hop may be a GET now
+        if method in _WRITES or request.method in _WRITES:
+            url = request.url
+            if (url.scheme, url.host, url.port) != self._home:
+                origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+                op_id, rid = _ids(request)
+                error = CrossOriginRedirectError(
+                    f"refused to send a {method} to another origin ({origin}) a redirect pointed to: "
+                    "nothing was sent there",
+                    origin=origin,
+                    operation=op_id,
+                    request_id=rid,
+                )
+                raise RequestRefused(error, request, home_may_have_acted=method != request.method)
+        try:
+            request.content  # noqa: B018  (readable already: the common case)
+        except httpx.RequestNotRead:
+            if isinstance(request.stream, httpx.ByteStream):  # a redirect hop's body, in memory
+                request.read()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._admit(request)
+        try:
+            response: httpx.Response = self._inner.handle_request(request)
+        finally:
+            if self.closed:  # closed meanwhile: what this attempt opened is closed too
+                self._inner.close()
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._admit(request)
+        try:
+            response: httpx.Response = await self._inner.handle_async_request(request)
+        finally:
+            if self.closed:
+                await self._inner.aclose()
+        return response
+
+    def close(self) -> None:
+        self.closed = True
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self._inner.aclose()
+
+
 class CircuitBreakerTransport(Layer):
     """Asks the breaker for each attempt; a rejection raises before any socket is opened.
     The body is read before the outcome is recorded: a cut mid-body is a failure."""
@@ -141,6 +252,15 @@ def _route(request: httpx.Request) -> str:
     return op.route if op is not None else "<unrouted>"
 
 
+def _body(request: httpx.Request) -> bytes | None:
+    """The body when the request holds it readable; a stream (or a redirect hop nobody made
+    readable) is not read: that would consume it or fail."""
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        return None
+
+
 class LoggingTransport(Layer):
     """DEBUG lines per attempt: method, route, status, timing, attempt, request id; headers by
     allowlist and bodies redacted. Costs one ``isEnabledFor`` check when DEBUG is off."""
@@ -157,7 +277,7 @@ class LoggingTransport(Layer):
             call_record_of(request).attempts or 1,
             request.headers.get("x-request-id"),
             redact_headers(request.headers.items()),
-            redact_body(request.content if isinstance(request.stream, httpx.ByteStream) else None),
+            redact_body(_body(request)),
         )
         return time.perf_counter()
 

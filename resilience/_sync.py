@@ -14,6 +14,7 @@ from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_sync
 from ._config import ClientConfig
 from ._health import HealthReport
+from ._layers import refused_closed
 from ._operation import Operation
 from ._pages import page_items, page_walk
 from ._stack import default_sync_transport
@@ -50,6 +51,8 @@ class SyncAPIClient(_Core):
         return self._http
 
     def close(self) -> None:
+        """Close the connections. Nothing is sent after this: calls in flight end with their
+        answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -59,7 +62,12 @@ class SyncAPIClient(_Core):
         self.close()
 
     def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
-        response = self._http.send(request, auth=auth, stream=True)
+        try:
+            response = self._http.send(request, auth=auth, stream=True)
+        except RuntimeError as exc:  # httpx's own "client has been closed"
+            if not self._gate.closed:
+                raise
+            raise refused_closed(request) from exc
         read_body_sync(request, response, self._config.max_response_bytes)
         return response
 
