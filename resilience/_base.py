@@ -375,6 +375,7 @@ class _Core:
     ) -> BatchRun | BatchResult:
         """Validate every item and plan the chunks: a run for the driver, or (dry run) the
         result that says what would have been sent."""
+        self._check_open(op)  # a closed client starts no batch (one in flight ends interrupted)
         data = prepare_items(self, op, items)
         plan = plan_for(op, len(data), chunk_size, resume)
         if self.dry_run:
