@@ -27,7 +27,7 @@ from ._errors import CircuitOpenError, RequestValidationError
 from ._health import HealthReport, health_flow, health_request_kwargs
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation
-from ._redact import SECRET_KEY_PATTERN, redact_body
+from ._redact import SECRET_KEY_PATTERN, mask_header_repr, redact_body
 from ._response import build, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_transport
@@ -385,4 +385,5 @@ class _Core:
             headers=self._config.headers,
         )
         fast_cookies(http)
+        mask_header_repr(http)
         return http
