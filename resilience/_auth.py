@@ -3,7 +3,8 @@
 Each scheme's ``auth_flow`` only sets headers (no I/O), so one generator serves the sync and
 async clients alike. :class:`SwitchableAuth` lets a client change scheme or credential at run
 time: a request reads the current auth once, at its start, and keeps it to the end.
-Secrets never appear in a ``repr``.
+Secrets never appear in a ``repr``, and each scheme registers its credential for scrubbing
+(:func:`resilience._redact.scrub_secrets`) from every SDK message and log line while it lives.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import functools
 import inspect
 import ipaddress
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 
 import httpx
 
 from ._errors import ConfigurationError, InsecureTransportError
+from ._redact import hold_secrets
 
 __all__ = [
     "ApiKeyAuth",
@@ -31,7 +33,8 @@ __all__ = [
     "is_loopback_host",
 ]
 
-#: Headers that carry credentials in any scheme; withheld on every cross-origin redirect.
+#: Headers that carry credentials in any scheme; withheld on every cross-origin redirect (with
+#: the auth's own and every header whose name matches ``SECRET_KEY_PATTERN``).
 DEFAULT_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
@@ -52,9 +55,16 @@ class AuthScheme(httpx.Auth):
 
     #: Lower-case names of the headers this scheme writes.
     header_names: frozenset[str] = frozenset({"authorization"})
+    #: The credential in every form it takes on the wire, scrubbed from SDK text while the
+    #: scheme lives (set before ``__init__`` ends; a half-built scheme holds none).
+    _secrets: tuple[str, ...] = ()
 
     def __init__(self, *, allow_insecure_http: bool = False) -> None:
         self.allow_insecure_http = allow_insecure_http
+        hold_secrets(self)
+
+    def _secret_values(self) -> Iterable[str]:
+        return self._secrets
 
     def _check_transport(self, request: httpx.Request) -> None:
         url = request.url
@@ -80,6 +90,7 @@ class BearerAuth(AuthScheme):
         super().__init__(allow_insecure_http=allow_insecure_http)
         _check_secret("token", token)
         self._value = f"Bearer {token}"
+        self._secrets = (token,)
 
     def _apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = self._value
@@ -97,6 +108,7 @@ class ApiKeyAuth(AuthScheme):
         if not header or not header.isascii() or any(c in header for c in ' :\r\n\t"(),/;<=>?@[\\]{}'):
             raise ConfigurationError(f"invalid header name {header!r}")
         self._key = key
+        self._secrets = (key,)
         self.header = header
         self.header_names = frozenset({header.lower()})
 
@@ -121,6 +133,7 @@ class BasicAuth(AuthScheme):
         self.username = username
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self._value = f"Basic {token}"
+        self._secrets = (password, f"{username}:{password}", token)
 
     def _apply(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = self._value
@@ -138,6 +151,8 @@ class TokenProviderAuth(AuthScheme):
     may both call it.
     """
 
+    _token: str | None = None
+
     def __init__(
         self, provider: Callable[[], str] | Callable[[], Awaitable[str]], *, allow_insecure_http: bool = False
     ) -> None:
@@ -146,8 +161,11 @@ class TokenProviderAuth(AuthScheme):
             raise ConfigurationError("provider must be a callable returning the current token")
         self._provider = provider
         self._is_async = inspect.iscoroutinefunction(provider)
-        self._token: str | None = None
         self._lock = threading.Lock()
+
+    def _secret_values(self) -> Iterable[str]:
+        token = self._token
+        return (token,) if token is not None else ()
 
     def _cached(self, stale: str | None) -> str | None:
         """The cached token if it is usable (set, and not the one that just got a 401)."""
@@ -160,6 +178,7 @@ class TokenProviderAuth(AuthScheme):
         assert isinstance(fresh, str)
         with self._lock:
             self._token = fresh
+        hold_secrets(self)  # the new token is scrubbed from now on
         return fresh
 
     def _refresh(self, stale: str | None) -> str:

@@ -30,7 +30,7 @@ from ._health import HealthReport, health_flow, health_request_kwargs
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
-from ._redact import SECRET_KEY_PATTERN, redact_body
+from ._redact import SECRET_KEY_PATTERN, mask_header_repr, redact_body
 from ._response import build, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_transport, fast_cookies
@@ -419,4 +419,5 @@ class _Core:
         if self._USER_AGENT and "user-agent" not in {k.lower() for k in (self._config.headers or {})}:
             http.headers["User-Agent"] = self._USER_AGENT
         fast_cookies(http)
+        mask_header_repr(http)
         return http

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from ._body import DEFAULT_MAX_BODY
 from ._breaker_config import CircuitBreakerConfig
 from ._errors import ConfigurationError
 from ._metrics_events import MetricsHook
+from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientConfig"]
@@ -31,18 +33,44 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
 
+#: The parts of a URL that may carry a credential: userinfo, query, fragment.
+_URL_SECRETS: Final = re.compile(r"^(?:[^:/?#]*:)?//([^/?#]*)@|[?#](.*)", re.S)
+
+
+def _shown_url(url: str) -> tuple[str, list[str]]:
+    """How an error may quote a base URL (userinfo, query and fragment redacted, even when it
+    does not parse), and the redacted parts, for scrubbing a parser's message too."""
+    hidden: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            hidden.append(match.group(1))
+            return match.group(0)[: match.start(1) - match.start(0)] + REDACTED + "@"
+        hidden.append(match.group(2))
+        return match.group(0)[0] + REDACTED
+
+    return repr(_URL_SECRETS.sub(hide, url)), [h for h in hidden if h]
+
+
 def check_base_url(url: str) -> httpx.URL:
-    """An absolute http(s) URL with a host, no credentials, query or fragment."""
+    """An absolute http(s) URL with a host, no credentials, query or fragment; an error quotes
+    the URL with those parts redacted."""
+    if not isinstance(url, str):  # httpx's TypeError would quote it whole
+        raise ConfigurationError(f"base URL must be a string, got {type(url).__name__}")
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"invalid base URL {url!r}: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        shown, hidden = _shown_url(url)
+        reason = str(exc)
+        for part in sorted(hidden, key=len, reverse=True):
+            reason = reason.replace(part, REDACTED)
+        raise ConfigurationError(f"invalid base URL {shown}: {reason}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(f"base URL must be an absolute http(s) URL with a host, got {url!r}")
+        raise ConfigurationError(f"base URL must be an absolute http(s) URL with a host, got {_shown_url(url)[0]}")
     if parsed.userinfo:
-        raise ConfigurationError("put credentials in api_key/auth, not in the base URL")
+        raise ConfigurationError(f"put credentials in api_key/auth, not in the base URL (got {_shown_url(url)[0]})")
     if parsed.query or parsed.fragment:
-        raise ConfigurationError(f"base URL must not carry a query or fragment, got {url!r}")
+        raise ConfigurationError(f"base URL must not carry a query or fragment, got {_shown_url(url)[0]}")
     return parsed
 
 
@@ -174,6 +202,15 @@ class ClientConfig:
     def __attrs_post_init__(self) -> None:
         if self.auth is not None and self.api_key is not None:
             raise ConfigurationError("pass either auth or api_key, not both")
+        hold_secrets(self)
+
+    def _secret_values(self) -> list[str]:
+        """The credentials this config holds (scrubbed from SDK messages and logs): the API
+        key, and the values of headers whose names mark them as secret."""
+        values = [v for k, v in (self.headers or {}).items() if SECRET_KEY_PATTERN.search(k) and isinstance(v, str)]
+        if self.api_key is not None:
+            values.append(self.api_key)
+        return values
 
     @classmethod
     def from_env(

@@ -22,15 +22,24 @@
         └── InternalServerError       5xx
 
 Messages never carry credentials: they name the operation, the status, the request id and
-the server's own error code and message (truncated), nothing from request headers.
+the server's own error code and message (truncated), nothing from request headers, and any
+live credential in them is replaced by ``[redacted]``. An SDK error built while a lower-level
+exception is handled (the one it is raised ``from``) strips the frames of that exception's
+chain, keeping types and messages: a traceback rendered with its locals (Sentry, rich,
+``pytest --showlocals``) shows no frame of the HTTP libraries, whose locals hold the request
+headers. Errors pickle and copy by type, message and fields; a status error's ``response``
+travels as a bare copy (status, allowlisted headers, body, method and URL without query).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+
+from ._redact import redact_headers, scrub_secrets
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
@@ -63,6 +72,16 @@ _MAX_SERVER_MESSAGE: Final = 200
 
 class APIError(Exception):
     """Base class of every error the SDK raises on purpose."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub_secrets(a) if isinstance(a, str) else a for a in args))
+        handled = sys.exc_info()[1]
+        if handled is not None:  # the exception this one is about to be raised from
+            _detach_frames(handled)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {name: _portable(value) for name, value in self.__dict__.items()}
+        return _restore, (type(self), self.args, state)
 
 
 class ConfigurationError(APIError, ValueError):
@@ -177,7 +196,9 @@ class APIStatusError(APIError):
         self.status_code = response.status_code
         self.operation = operation
         self.request_id = request_id
-        self.code, self.server_message, self.details = _error_body(response)
+        code, message, self.details = _error_body(response)
+        self.code = scrub_secrets(code) if code else code
+        self.server_message = scrub_secrets(message) if message else message
         text = f"HTTP {self.status_code}"
         if self.code:
             text += f" {self.code}"
@@ -246,6 +267,64 @@ def status_error_for(
     else:
         cls = _BY_STATUS.get(status, APIStatusError)
     return cls(response, operation=operation, request_id=request_id, retry_after=retry_after)
+
+
+def _detach_frames(handled: BaseException) -> None:
+    """Drop the tracebacks of ``handled`` and of every exception chained to it (an SDK error's
+    own frames stay), and scrub live credentials from their messages."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [handled]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if not isinstance(exc, APIError):
+            exc.__traceback__ = None
+            if any(isinstance(a, str) for a in exc.args):
+                exc.args = tuple(scrub_secrets(a) if isinstance(a, str) else a for a in exc.args)
+        todo += [exc.__cause__, exc.__context__]
+        if isinstance(exc, BaseExceptionGroup):
+            todo += exc.exceptions
+
+
+def _bare_request(request: httpx.Request) -> httpx.Request:
+    """Method and URL (no userinfo, query or fragment); no headers, no body."""
+    return httpx.Request(request.method, request.url.copy_with(query=None, fragment=None, userinfo=b""))
+
+
+def _bare_response(response: httpx.Response) -> httpx.Response:
+    """Status, allowlisted headers (others ``[redacted]``), the body if read, a bare request."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        content = b""
+    framing = ("content-encoding", "content-length", "transfer-encoding")  # the body is stored decoded
+    headers = [(k, v) for k, v in redact_headers(response.headers.multi_items()).items() if k.lower() not in framing]
+    try:
+        request: httpx.Request | None = _bare_request(response.request)
+    except RuntimeError:  # a response built without a request
+        request = None
+    return httpx.Response(response.status_code, headers=headers, content=content, request=request)
+
+
+def _portable(value: Any) -> Any:
+    """A field as it may leave the process: no request headers, no live credential."""
+    if isinstance(value, httpx.Response):
+        return _bare_response(value)
+    if isinstance(value, httpx.Request):
+        return _bare_request(value)
+    if isinstance(value, str):
+        return scrub_secrets(value)
+    return value
+
+
+def _restore(cls: type[APIError], args: tuple[Any, ...], state: dict[str, Any]) -> APIError:
+    """Unpickle an SDK error without calling its ``__init__`` (whose arguments differ by class)."""
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 def _describe(message: str, operation: str | None, request_id: str | None) -> str:

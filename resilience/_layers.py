@@ -26,7 +26,7 @@ from ._call import CallContext, call_flow, call_record_of
 from ._errors import APIError, ClientClosedError, CrossOriginRedirectError
 from ._metrics import MetricsRecorder
 from ._operation import operation_of
-from ._redact import redact_body, redact_headers
+from ._redact import SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._retry import RetryBudget, RetryPolicy
 from ._steps import drive_async, drive_sync
 
@@ -306,7 +306,9 @@ class LoggingTransport(Layer):
 
 
 class CredentialGuardTransport(Layer):
-    """Withholds every credential header from requests to any origin but the home one.
+    """Withholds every credential header from requests to any origin but the home one: those
+    ``sensitive_headers()`` names (the auth's own and the built-in list) and any header whose
+    name matches ``SECRET_KEY_PATTERN`` (a user's ``X-Auth-Token``, ``X-Client-Secret``...).
 
     httpx strips only ``Authorization`` on a cross-origin redirect; an ``X-API-Key`` or a
     cookie would follow. This layer sits just above the network, so it sees every hop.
@@ -330,9 +332,9 @@ class CredentialGuardTransport(Layer):
         if (url.raw_scheme, url.netloc) == self._home:
             return
         headers = request.headers
-        for name in self._sensitive():
-            if name in headers:
-                del headers[name]
+        sensitive = self._sensitive()
+        for name in [n for n in headers if n in sensitive or SECRET_KEY_PATTERN.search(n)]:
+            del headers[name]
 
 
 class RetryTransport(Layer):

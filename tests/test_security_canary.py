@@ -1,15 +1,18 @@
 """A canary secret travels as each kind of credential through every path the SDK has (success,
 retried 500s, 401, connection refused, a POST whose body holds secrets, dry run) with DEBUG on
 for every logger; it must reach the server and nothing else: no log line, exception, repr,
-metrics dump or result object may show it."""
+metrics dump or result object may show it, nor an error's pickle or its traceback rendered with
+the locals of every frame of its chain."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
+import pickle
 import re
 import socket
+import traceback
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +45,7 @@ SCHEMES: dict[str, dict[str, Any]] = {
     "bearer": {"api_key": CANARY, "auth_type": "bearer"},
     "basic": {"api_key": f"{BASIC_USER}:{CANARY}", "auth_type": "basic"},
     "custom_header": {"auth": ApiKeyAuth(CANARY, header="X-Custom-Key")},
+    "user_header": {"headers": {"X-Auth-Token": CANARY}},
 }
 
 
@@ -55,7 +59,7 @@ async def no_asleep(_: float) -> None:
 
 def credential_of(request: Request) -> str | None:
     """The secret the server received, whatever scheme carried it."""
-    for name in ("X-API-Key", "X-Custom-Key"):
+    for name in ("X-API-Key", "X-Custom-Key", "X-Auth-Token"):
         if name in request.headers:
             return request.headers[name]
     value = request.headers.get("Authorization", "")
@@ -142,6 +146,28 @@ def chain(exc: BaseException) -> Iterator[BaseException]:
         todo.extend([e.__cause__, e.__context__])
 
 
+def rendered_locals(err: BaseException) -> Iterator[tuple[str, str]]:
+    """Every local of every frame of ``err``'s chain, rendered as ``pytest --showlocals`` or
+    Sentry would (this module's own frames left out: the test holds the canary itself)."""
+    todo: list[traceback.TracebackException | None] = [
+        traceback.TracebackException(type(err), err, err.__traceback__, capture_locals=True)
+    ]
+    while todo:
+        te = todo.pop()
+        if te is None:
+            continue
+        for frame in te.stack:
+            if frame.filename != __file__:
+                for name, value in (frame.locals or {}).items():
+                    yield f"local {name} of {frame.name} in the traceback of {te.exc_type!r}", value
+        todo += [te.__cause__, te.__context__]
+
+
+def assert_no_canary_in_frames(err: BaseException) -> None:
+    for where, text in rendered_locals(err):
+        assert_no_canary(where, text)
+
+
 def assert_no_canary(where: str, text: str) -> None:
     for secret in FORBIDDEN:
         assert secret not in text, f"the canary leaked into {where}"
@@ -158,6 +184,10 @@ def check_everything(caplog: pytest.LogCaptureFixture, errors: list[BaseExceptio
             assert_no_canary(f"str({type(e).__name__})", str(e))
             assert_no_canary(f"repr({type(e).__name__})", repr(e))
             assert_no_canary(f"{type(e).__name__}.args", repr(e.args))
+        assert_no_canary(f"pickle of {type(err).__name__}", pickle.dumps(err).decode("latin-1"))
+        if getattr(err, "operation", None) == "post_resources":
+            continue  # its frames hold the chunk's body, which carries the canary as data on purpose
+        assert_no_canary_in_frames(err)
     for where, obj in objects.items():
         assert_no_canary(where, repr(obj))
         assert_no_canary(where, str(obj))
@@ -314,9 +344,22 @@ def test_auth_object_reprs_hide_the_canary() -> None:
 
 
 def test_canary_detector_is_live(debug_everywhere: pytest.LogCaptureFixture) -> None:
-    """The checks above would notice a leak: a log line carrying the secret is caught."""
-    logging.getLogger("resilience.http").debug("oops %s", CANARY)
+    """The checks above would notice a leak: a log line carrying the secret is caught (on a
+    logger of the caller's: the SDK's own scrub the live credential), so is an error whose
+    cause's frames hold it."""
+    logging.getLogger("tests.canary").debug("oops %s", CANARY)
     with pytest.raises(AssertionError, match="leaked"):
         check_everything(debug_everywhere, [], {})
     with pytest.raises(AssertionError, match="leaked"):
         check_everything(debug_everywhere, [], {"b64": f"Authorization: Basic {BASIC_TOKEN}"})
+
+    library: dict[str, Any] = {}  # a frame of another module's, as an HTTP library's would be
+    exec(compile("def lower(headers):\n    raise OSError('reset')\n", "<library>", "exec"), library)
+    try:
+        try:
+            library["lower"]({"x-api-key": CANARY})
+        except OSError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as err:
+        with pytest.raises(AssertionError, match="leaked"):
+            assert_no_canary_in_frames(err)
