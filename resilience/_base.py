@@ -7,7 +7,6 @@ request kwargs to these; :mod:`resilience._sync` and :mod:`resilience._async` on
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import logging
@@ -30,33 +29,18 @@ from ._health import HealthReport, health_flow, health_request_kwargs
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
-from ._redact import SECRET_KEY_PATTERN, mask_header_repr, redact_body
+from ._redact import SECRET_KEY_PATTERN, redact_body
 from ._response import build, decode, status_error, transport_error
 from ._retry import RetryPolicy
-from ._stack import ResilienceStack, build_transport, fast_cookies
+from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
-from ._validation import Invalid, Validator, compile_schema
+from ._validation import Invalid, Validator, compile_schema, warn_unknown_field
 
 __all__: list[str] = []
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
-
-
-def warn_unknown_field(operation: str, told: set[str], path: str, key: str, known: Sequence[str]) -> None:
-    """A field the contract does not name is sent as the contract allows; one close to a
-    named field is most likely a typo: a WARNING, once per operation and field."""
-    if key in told:
-        return
-    told.add(key)
-    near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
-    near = near or [k for k in known if k.lower() == key.lower()]
-    where = f"{path}.{key}" if path else key
-    if near:
-        logger.warning("%s: field %r is not in the contract, did you mean %r? (sent as is)", operation, where, near[0])
-    else:
-        logger.debug("%s: field %r is not in the contract (sent as is)", operation, where)
 
 
 class _Core:
@@ -398,26 +382,17 @@ class _Core:
 
     # -- the stack -----------------------------------------------------------------------------
     def _install(self, http_class: type[H], inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> H:
-        """The httpx client over the per-attempt layers (``resilience/_stack.py``) and ``inner``."""
-        self._transport = build_transport(
+        """The httpx client over the per-attempt layers and ``inner`` (``resilience/_stack.py``)."""
+        http, self._gate = build_http_client(
+            http_class,
             inner,
             self._stack,
             home_origin=self._home_origin,
-            per_call=False,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            headers=self._config.headers or {},
+            user_agent=self._USER_AGENT,
             max_body=self._config.max_response_bytes,
         )
-        assert isinstance(self._transport, GateTransport)  # the outermost layer
-        self._gate = self._transport
-        http = http_class(
-            transport=self._transport,  # a Layer serves sync and async alike
-            base_url=self._base_url,
-            auth=self._stack.auth,
-            timeout=self._timeout,
-            follow_redirects=True,
-            headers=self._config.headers,
-        )
-        if self._USER_AGENT and "user-agent" not in {k.lower() for k in (self._config.headers or {})}:
-            http.headers["User-Agent"] = self._USER_AGENT
-        fast_cookies(http)
-        mask_header_repr(http)
+        self._transport = self._gate
         return http

@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import attrs
 import httpx
@@ -41,6 +42,7 @@ from ._layers import (
     RetryTransport,
 )
 from ._metrics import MetricsRecorder
+from ._redact import mask_header_repr
 from ._retry import RetryBudget, RetryPolicy
 
 __all__ = ["ResilienceStack", "build_transport", "default_async_transport", "default_sync_transport"]
@@ -120,3 +122,41 @@ def build_transport(
             max_body=max_body,
         )
     return t
+
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+def build_http_client(
+    http_class: type[H],
+    inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+    stack: ResilienceStack,
+    *,
+    home_origin: str,
+    base_url: httpx.URL,
+    timeout: httpx.Timeout,
+    headers: Mapping[str, str],
+    user_agent: str | None,
+    max_body: int,
+) -> tuple[H, GateTransport]:
+    """The httpx client a client drives: the per-attempt layers over ``inner`` (the gate
+    outermost), redirects followed, the switchable auth, and the headers every request carries.
+    ``Accept-Encoding`` names only the codings decoded within the body cap (gzip, deflate)."""
+    transport = build_transport(inner, stack, home_origin=home_origin, per_call=False, max_body=max_body)
+    assert isinstance(transport, GateTransport)  # the outermost layer
+    http = http_class(
+        transport=transport,  # a Layer serves sync and async alike
+        base_url=base_url,
+        auth=stack.auth,
+        timeout=timeout,
+        follow_redirects=True,
+        headers=headers,
+    )
+    given = {k.lower() for k in headers}
+    if user_agent and "user-agent" not in given:
+        http.headers["User-Agent"] = user_agent
+    if "accept-encoding" not in given:
+        http.headers["Accept-Encoding"] = "gzip, deflate"
+    fast_cookies(http)
+    mask_header_repr(http)
+    return http, transport

@@ -10,6 +10,8 @@ infinities are rejected, never coerced. ``bool`` is not a number or an integer.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -110,6 +112,8 @@ def _is_text(value: str) -> bool:
         return False
     return True
 
+
+_logger = logging.getLogger("resilience.client")
 
 UnknownField = Callable[[str, str, Sequence[str]], None]
 
@@ -281,3 +285,18 @@ def compile_schema(
             check(value, path)
 
     return check_all
+
+
+def warn_unknown_field(operation: str, told: set[str], path: str, key: str, known: Sequence[str]) -> None:
+    """A field the contract does not name is sent as the contract allows; one close to a
+    named field is most likely a typo: a WARNING, once per operation and field."""
+    if key in told:
+        return
+    told.add(key)
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    near = near or [k for k in known if k.lower() == key.lower()]
+    where = f"{path}.{key}" if path else key
+    if near:
+        _logger.warning("%s: field %r is not in the contract, did you mean %r? (sent as is)", operation, where, near[0])
+    else:
+        _logger.debug("%s: field %r is not in the contract (sent as is)", operation, where)

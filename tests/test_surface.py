@@ -109,3 +109,17 @@ def test_without_the_contract_extra_the_import_error_names_it(monkeypatch: pytes
 def test_from_package_refuses_a_package_without_a_contract() -> None:
     with pytest.raises(FileNotFoundError, match=r"ships no openapi\.yaml"):
         OpenAPIContract.from_package("resilience")
+
+
+async def test_only_codings_decoded_within_the_cap_are_asked_for(driver: Driver) -> None:
+    """httpx would offer br/zstd when their packages are installed and decode them one whole
+    network read at a time, past the body cap: the client asks only for gzip and deflate."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["accept-encoding"])
+        return httpx.Response(200, json=page())
+
+    async with driver.open("https://api.example.com", transport=httpx.MockTransport(handler)) as d:
+        await d.call("get_resources")
+    assert seen == ["gzip, deflate"]
