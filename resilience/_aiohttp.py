@@ -106,6 +106,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request on aiohttp's pool and answer with an httpx response whose body streams from it."""
         session = self._session or self._new_session()
         data: Any
         try:
@@ -154,6 +155,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        """Close aiohttp's session and its pool; the transport sends nothing after."""
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -55,6 +55,7 @@ class ChunkFailure:
 
     @property
     def indexes(self) -> range:
+        """The caller's indexes of this chunk's items."""
         return range(self.start, self.stop)
 
 
@@ -75,6 +76,9 @@ class DryRun:
 
 @attrs.frozen(slots=True)
 class BatchProgress:
+    """Where a batched call stands, told to the ``progress`` callback after each chunk: items
+    done, accepted, rejected and failed so far, of ``total``; chunks done of ``chunks_total``."""
+
     operation: str
     total: int
     done: int
@@ -113,6 +117,7 @@ class BatchResult:
 
     @property
     def accepted_count(self) -> int:
+        """How many items the server accepted."""
         return len(self.accepted)
 
     @property
@@ -127,9 +132,11 @@ class BatchResult:
         return self.dry_run is not None or len(self.accepted) + len(self.rejected) == self.total
 
     def not_delivered_indexes(self) -> list[int]:
+        """The caller's indexes of every item not delivered."""
         return [i for f in self.not_delivered for i in f.indexes]
 
     def outcome_unknown_indexes(self) -> list[int]:
+        """The caller's indexes of every item whose outcome is unknown."""
         return [i for f in self.outcome_unknown for i in f.indexes]
 
     def summary(self) -> dict[str, int | bool]:

@@ -24,6 +24,9 @@ __all__ = [
 
 
 class CircuitState(enum.Enum):
+    """A breaker's state: closed (calls pass), open (refused), half-open (probes pass),
+    forced open or disabled by hand."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"

@@ -59,6 +59,7 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     @property
     def inner(self) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+        """The next transport, towards the network."""
         return self._inner  # type: ignore[no-any-return]
 
     def _before(self, request: httpx.Request) -> Any:
@@ -71,6 +72,7 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """After the next layer raised; called only when :meth:`_before` returned a token."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Run the hooks around the next layer's answer (the body read within the cap when asked)."""
         token = self._before(request)
         try:
             response: httpx.Response = self._inner.handle_request(request)
@@ -85,6 +87,7 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Run the hooks around the next layer's answer (the body read within the cap when asked)."""
         token = self._before(request)
         try:
             response: httpx.Response = await self._inner.handle_async_request(request)
@@ -99,9 +102,11 @@ class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return response
 
     def close(self) -> None:
+        """Close the next layer."""
         self._inner.close()
 
     async def aclose(self) -> None:
+        """Close the next layer (async)."""
         await self._inner.aclose()
 
 
@@ -179,6 +184,7 @@ class GateTransport(Layer):
                 request.read()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Refuse a hop of a closed client or a write to another origin; else pass it on."""
         self._admit(request)
         try:
             response: httpx.Response = self._inner.handle_request(request)
@@ -188,6 +194,7 @@ class GateTransport(Layer):
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Refuse a hop of a closed client or a write to another origin; else pass it on."""
         self._admit(request)
         try:
             response: httpx.Response = await self._inner.handle_async_request(request)
@@ -197,10 +204,12 @@ class GateTransport(Layer):
         return response
 
     def close(self) -> None:
+        """Refuse every later hop, then close the next layer (the pool)."""
         self.closed = True
         self._inner.close()
 
     async def aclose(self) -> None:
+        """Refuse every later hop, then close the next layer (the async pool)."""
         self.closed = True
         await self._inner.aclose()
 
@@ -225,6 +234,7 @@ class CircuitBreakerTransport(Layer):
 
     @property
     def registry(self) -> BreakerRegistry:
+        """The breakers this layer asks, one per origin (or per operation)."""
         return self._registry
 
     def _before(self, request: httpx.Request) -> tuple[CircuitBreaker, Permit]:
@@ -373,7 +383,9 @@ class RetryTransport(Layer):
         return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """One logical call through :func:`~resilience._call.call_flow`, driven on this thread."""
         return drive_sync(call_flow(request, self.ctx), self._attempt, self._sleep)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """One logical call through :func:`~resilience._call.call_flow`, driven in this task."""
         return await drive_async(call_flow(request, self.ctx), self._attempt_async, self._asleep)

@@ -82,24 +82,29 @@ class OperationMetrics:
 
     @property
     def completed(self) -> int:
+        """Calls that ended, successful or not."""
         return self.successes + sum(self.failures.values())
 
     @property
     def error_count(self) -> int:
+        """Calls that ended in any failure kind."""
         return sum(self.failures.values())
 
     @property
     def success_rate(self) -> float:
+        """Successful calls over completed ones (1.0 before any)."""
         done = self.completed
         return self.successes / done if done else 0.0
 
     @property
     def avg_latency(self) -> float:
+        """Mean latency of the completed calls, in seconds (0.0 before any)."""
         done = self.completed
         return self.total_latency / done if done else 0.0
 
     @property
     def rejections(self) -> int:
+        """Calls refused by an open circuit."""
         return self.failures.get("circuit_open", 0)
 
     def percentile(self, q: float) -> float | None:
@@ -122,17 +127,21 @@ class OperationMetrics:
 
     @property
     def p50(self) -> float | None:
+        """Median latency in seconds, from the fixed histogram (``None`` before any call)."""
         return self.percentile(50)
 
     @property
     def p95(self) -> float | None:
+        """95th percentile latency in seconds (``None`` before any call)."""
         return self.percentile(95)
 
     @property
     def p99(self) -> float | None:
+        """99th percentile latency in seconds (``None`` before any call)."""
         return self.percentile(99)
 
     def as_dict(self) -> dict[str, object]:
+        """The old client's dict form: counts, rates, latencies in seconds."""
         return {
             "operation": self.operation,
             "request_count": self.requests,
@@ -229,9 +238,11 @@ class MetricsRecorder:
 
     @property
     def hooks(self) -> tuple[MetricsHook, ...]:
+        """The hooks told of every event, in the order added."""
         return self._hooks
 
     def add_hook(self, hook: MetricsHook) -> None:
+        """Tell ``hook`` of every later request, retry and breaker transition."""
         with self._lock:
             self._hooks = (*self._hooks, hook)
 
@@ -255,6 +266,7 @@ class MetricsRecorder:
         return s
 
     def start(self, key: str, operation: str | None, method: str) -> None:
+        """Record the start of a logical call (in flight until :meth:`end`)."""
         with self._lock:
             s = self._stats_for(key, operation)
             s.requests += 1
@@ -275,6 +287,7 @@ class MetricsRecorder:
         duration: float,
         retries: int = 0,
     ) -> None:
+        """Record the end of a logical call: outcome kind, status, latency (seconds), retries."""
         kind = _KIND_INDEX.get(outcome, _KIND_INDEX["error"])
         bucket = bisect.bisect_left(self._buckets, duration)
         with self._lock:
@@ -309,6 +322,7 @@ class MetricsRecorder:
         return False
 
     def retry(self, key: str, operation: str | None, attempt: int, reason: str, delay: float) -> None:
+        """Record a retry of a logical call (``delay`` in seconds) and tell the hooks."""
         with self._lock:
             self._stats_started(key, operation).retries += 1
             self._global.retries += 1
@@ -331,6 +345,7 @@ class MetricsRecorder:
                 logger.exception("metrics hook %s.%s failed", type(hook).__name__, method)
 
     def snapshot(self) -> MetricsSnapshot:
+        """A consistent, immutable copy of every counter and histogram now."""
         with self._lock:
             ops = {k: s.freeze(k, self._buckets) for k, s in self._ops.items()}
             g = self._global.freeze("*", self._buckets)
@@ -352,6 +367,7 @@ class MetricsRecorder:
             self._last_log = self._clock()
 
     def log_summary(self) -> None:
+        """Log one INFO line with the global totals and latency percentiles."""
         g = self.snapshot().global_metrics
         logger.info(
             "performance: %d requests, %d ok, %d errors, success %.1f%%, avg %.1f ms, p95 %s ms, retries %d",

@@ -11,6 +11,8 @@ __all__ = ["MetricsHook", "RequestEnd", "RequestStart", "RetryEvent"]
 
 @attrs.frozen(slots=True)
 class RequestStart:
+    """A logical call started: its route key (``METHOD /route``), operation id and method."""
+
     key: str
     operation: str | None
     method: str
@@ -18,6 +20,9 @@ class RequestStart:
 
 @attrs.frozen(slots=True)
 class RequestEnd:
+    """A logical call ended: its outcome kind, HTTP status (``None`` without an answer),
+    latency in seconds and retries."""
+
     key: str
     operation: str | None
     method: str
@@ -29,6 +34,9 @@ class RequestEnd:
 
 @attrs.frozen(slots=True)
 class RetryEvent:
+    """A retry is about to wait ``delay`` seconds after ``reason`` (``HTTP 503``,
+    ``ReadTimeout``...), before attempt ``attempt + 1``."""
+
     key: str
     operation: str | None
     attempt: int
@@ -38,14 +46,18 @@ class RetryEvent:
 
 @runtime_checkable
 class MetricsHook(Protocol):
-    """Plug an exporter in (Prometheus, OpenTelemetry...). Every method is optional in spirit:
-    subclass :class:`NoopHook`-style and override what you need. Hooks run outside locks;
-    an exception in a hook is logged and ignored."""
+    """Plug an exporter in (Prometheus, OpenTelemetry...): implement the four methods (a
+    method with nothing to do is a plain ``pass``). Hooks run outside locks; an exception in a
+    hook is logged and ignored."""
 
-    def on_request_start(self, event: RequestStart) -> None: ...
+    def on_request_start(self, event: RequestStart) -> None:
+        """A logical call started."""
 
-    def on_request_end(self, event: RequestEnd) -> None: ...
+    def on_request_end(self, event: RequestEnd) -> None:
+        """A logical call ended."""
 
-    def on_retry(self, event: RetryEvent) -> None: ...
+    def on_retry(self, event: RetryEvent) -> None:
+        """A logical call is about to retry."""
 
-    def on_breaker_transition(self, event: object) -> None: ...
+    def on_breaker_transition(self, event: object) -> None:
+        """A breaker changed state (a :class:`~resilience.BreakerTransition`)."""

@@ -51,15 +51,18 @@ class PrometheusHook:
         return operation or key
 
     def on_request_start(self, event: RequestStart) -> None:
+        """Count a call in flight."""
         self.in_flight.labels(self._op(event.operation, event.key)).inc()
 
     def on_request_end(self, event: RequestEnd) -> None:
+        """Observe the call's latency and count its outcome."""
         op = self._op(event.operation, event.key)
         self.in_flight.labels(op).dec()
         self.requests.labels(op, event.method, event.outcome).inc()
         self.duration.labels(op).observe(event.duration)
 
     def on_retry(self, event: RetryEvent) -> None:
+        """Count a retry."""
         reason = event.reason if event.reason.startswith("HTTP ") else "exception"
         self.retries.labels(self._op(event.operation, event.key), reason).inc()
 

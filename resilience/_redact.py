@@ -57,6 +57,7 @@ SDK_LOGGER: Final = "resilience"
 
 
 def redact_headers(headers: Iterable[tuple[str, str]], safe: frozenset[str] = SAFE_HEADERS) -> dict[str, str]:
+    """Headers for a log line: allow-listed names keep their value, every other value is ``[redacted]``."""
     return {k: (v if k.lower() in safe else REDACTED) for k, v in headers}
 
 

@@ -249,6 +249,7 @@ def set_testing(testing: bool, *, attempts: int = 1) -> None:
 
 
 def is_testing() -> bool:
+    """Whether the testing switch is on (:func:`set_testing`): no real sleeps, capped attempts."""
     return _testing.enabled
 
 

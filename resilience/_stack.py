@@ -77,6 +77,7 @@ class ResilienceStack:
 def default_sync_transport(
     *, verify: bool | str | ssl.SSLContext = True, limits: httpx.Limits | None = None
 ) -> httpx.BaseTransport:
+    """httpx's own pooled transport (64 connections by default), TLS verification as given."""
     return httpx.HTTPTransport(verify=verify, limits=limits or httpx.Limits(max_connections=64))
 
 

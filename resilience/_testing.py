@@ -76,6 +76,7 @@ class ContractOperation:
 
     @property
     def success_statuses(self) -> tuple[int, ...]:
+        """The documented 2xx statuses."""
         return tuple(sorted(int(s) for s in self.statuses if s.isdigit() and 200 <= int(s) < 300))
 
 
@@ -206,6 +207,7 @@ class OpenAPIContract:
         return out
 
     def operation(self, operation_id: str) -> ContractOperation:
+        """The operation of this id; ``KeyError`` naming the known ids when there is none."""
         for op in self.operations():
             if op.operation_id == operation_id:
                 return op
