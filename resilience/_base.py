@@ -86,7 +86,8 @@ class _Core:
         self._stack = ResilienceStack(
             auth=SwitchableAuth(auth), policy=policy, budget=budget, breakers=breakers, metrics=metrics
         )
-        self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock)
+        refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
+        self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
         self._lock = threading.Lock()
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}

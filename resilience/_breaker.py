@@ -49,6 +49,7 @@ from ._breaker_config import (
     CircuitState,
     Outcome,
     Permit,
+    describe_failures,
 )
 from ._errors import CircuitOpenError
 
@@ -68,6 +69,7 @@ _SUCCESS: Final = Outcome.SUCCESS
 _FAILURE: Final = Outcome.FAILURE
 _IGNORED: Final = Outcome.IGNORED
 _ALARM_STATES: Final = frozenset({_OPEN, _FORCED_OPEN})
+_Kind = int | str | None  # what failed, given to record(): an HTTP status, an exception's type name
 
 
 class CircuitBreaker:
@@ -84,16 +86,19 @@ class CircuitBreaker:
         "_failures",
         "_free_permit",
         "_generation",
+        "_kinds",
         "_listeners",
         "_lock",
         "_name",
         "_opened_at",
+        "_opened_by",
         "_pending",
         "_probe_at",
         "_probes",
         "_rejected",
         "_ring",
         "_ring_failures",
+        "_ring_kinds",
         "_ring_len",
         "_ring_pos",
         "_state",
@@ -119,6 +124,10 @@ class CircuitBreaker:
         self._pending: Final[collections.deque[BreakerTransition]] = collections.deque()
         self._count_mode: Final = self._config.mode == "count"
         self._ring: Final = bytearray(self._config.window_size if not self._count_mode else 0)
+        # What failed: in the run of failures (count mode), in each slot of the window (rate mode).
+        self._kinds: list[_Kind] = []
+        self._ring_kinds: Final[list[_Kind]] = [None] * len(self._ring)
+        self._opened_by: tuple[tuple[str, int], ...] = ()  # what opened it, for CircuitOpenError
         self._state = _CLOSED
         self._generation = 0
         self._transitions = 0
@@ -165,10 +174,10 @@ class CircuitBreaker:
             return permit
         return self._acquire_slow(operation)
 
-    def check(self, operation: str | None = None) -> None:
-        """Raise :class:`CircuitOpenError` when :meth:`acquire` would reject now, without taking a
-        permit or a probe slot: lets a client refuse before it even builds the request. A call
-        that passes must still :meth:`acquire`."""
+    def check(self, operation: str | None = None, *, after: float = 0.0) -> None:
+        """Raise :class:`CircuitOpenError` when :meth:`acquire` would reject now (or ``after`` seconds
+        from now), without taking a permit or a probe slot: lets a client refuse before it builds the
+        request, or a call before it waits to retry. A call that passes must still :meth:`acquire`."""
         if self._free_permit is not None:
             return
         with self._lock:
@@ -177,7 +186,7 @@ class CircuitBreaker:
             state = self._state
             if state is _OPEN:
                 now = self._clock()
-                if now >= self._probe_at:
+                if now + after >= self._probe_at:
                     return  # a probe is due: acquire() takes it
                 retry_in: float | None = self._probe_at - now
             elif state is _HALF_OPEN:
@@ -189,23 +198,25 @@ class CircuitBreaker:
             else:
                 return
             self._rejected += 1
-        raise CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation)
+            failures = self._opened_by
+        raise CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation, failures=failures)
 
-    def record(self, permit: Permit, outcome: Outcome) -> None:
-        """Count the outcome of a call admitted with ``permit``; stale permits count for nothing."""
+    def record(self, permit: Permit, outcome: Outcome, kind: _Kind = None) -> None:
+        """Count the outcome of a call admitted with ``permit``; stale permits count for nothing.
+        ``kind``: what failed (an HTTP status, an exception's type name), for :class:`CircuitOpenError`."""
         # Lock-free no-op: a success that cannot change anything, or an ignored result, for the
         # current shared permit. If the generation moved on between the reads, the permit is
         # stale and doing nothing is right too.
         if permit is self._free_permit and (outcome is _IGNORED or (outcome is _SUCCESS and self._success_noop)):
             return
-        self._record_slow(permit, outcome)
+        self._record_slow(permit, outcome, kind)
 
     # slow paths -------------------------------------------------------------------------------
 
     def _acquire_slow(self, operation: str | None) -> Permit:
         retry_in: float | None = None
         with self._lock:
-            state = self._state
+            state, failures = self._state, self._opened_by
             permit = self._free_permit
             if permit is not None:  # moved back to CLOSED/DISABLED meanwhile
                 return permit
@@ -224,14 +235,14 @@ class CircuitBreaker:
         if permit is not None:
             self._deliver()
             return permit
-        raise CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation)
+        raise CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation, failures=failures)
 
     def _take_probe(self) -> Permit:
         probe = Permit(self._generation, True)
         self._probes.add(probe)
         return probe
 
-    def _record_slow(self, permit: Permit, outcome: Outcome) -> None:
+    def _record_slow(self, permit: Permit, outcome: Outcome, kind: _Kind) -> None:
         with self._lock:
             if permit is self._free_permit:
                 if self._state is not _CLOSED or outcome is _IGNORED:
@@ -239,23 +250,27 @@ class CircuitBreaker:
                 if self._count_mode:
                     if outcome is _SUCCESS:
                         self._failures = 0
+                        self._kinds.clear()
                         self._success_noop = True
                         return
                     self._failures += 1
+                    self._kinds.append(kind)
                     self._success_noop = False
                     if self._failures < self._config.failure_threshold:
                         return
-                    self._enter(_OPEN, "failure_threshold reached", self._clock())
+                    self._enter(_OPEN, "failure_threshold reached", self._clock(), self._kinds)
                 else:
+                    self._ring_kinds[self._ring_pos] = kind
                     if not self._push(outcome is _FAILURE):
                         return
-                    self._enter(_OPEN, "failure_rate_threshold reached", self._clock())
+                    window = zip(self._ring_kinds, self._ring[: self._ring_len], strict=False)
+                    self._enter(_OPEN, "failure_rate_threshold reached", self._clock(), [k for k, f in window if f])
             elif permit in self._probes:  # a probe of the current half-open generation
                 self._probes.remove(permit)
                 if outcome is _IGNORED:
                     return
                 if outcome is _FAILURE:
-                    self._enter(_OPEN, "probe failed", self._clock())
+                    self._enter(_OPEN, "probe failed", self._clock(), [kind])
                 else:
                     self._successes += 1
                     if self._successes < self._config.success_threshold:
@@ -288,14 +303,19 @@ class CircuitBreaker:
         self._enter(_HALF_OPEN, "recovery timeout elapsed", now)
         return True
 
-    def _enter(self, new: CircuitState, reason: str, now: float, *, event: bool = True) -> None:
-        """Move to ``new`` and start a generation, counts cleared. Lock held."""
+    def _enter(
+        self, new: CircuitState, reason: str, now: float, failed: Iterable[_Kind] = (), *, event: bool = True
+    ) -> None:
+        """Move to ``new`` and start a generation, counts cleared; ``failed``: what opened it. Lock held."""
         old = self._state
         self._generation += 1
         self._free_permit = Permit(self._generation, False) if new is _CLOSED or new is _DISABLED else None
         self._state = new
         self._success_noop = new is _DISABLED or (new is _CLOSED and self._count_mode)
         self._failures = 0
+        self._kinds = []
+        if new is not _HALF_OPEN:  # a half-open circuit was opened by what opened it
+            self._opened_by = describe_failures(failed)
         self._successes = 0
         self._probes.clear()
         self._ring_pos = self._ring_len = self._ring_failures = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal, Protocol
 
 import attrs
@@ -53,6 +53,17 @@ def classify_status(status: int) -> Outcome:
     if 200 <= status < 400:
         return Outcome.SUCCESS
     return Outcome.IGNORED
+
+
+def describe_failures(kinds: Iterable[int | str | None]) -> tuple[tuple[str, int], ...]:
+    """What opened a breaker, from what :meth:`CircuitBreaker.record` was told failed (an HTTP
+    status, an exception's type name): each kind (``"HTTP 503"``, ``"ConnectError"``) with its
+    count, most frequent first."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        name = f"HTTP {kind}" if isinstance(kind, int) else kind or "unspecified"
+        counts[name] = counts.get(name, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 # -- configuration -----------------------------------------------------------------------------

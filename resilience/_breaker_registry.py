@@ -8,8 +8,12 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import ClassVar, Final
 
+import httpx
+
 from ._breaker import CircuitBreaker
 from ._breaker_config import BreakerListener, CircuitBreakerConfig, CircuitState
+from ._errors import CircuitOpenError
+from ._operation import operation_of
 
 __all__ = ["BreakerRegistry", "CircuitBreakerControl"]
 
@@ -56,6 +60,20 @@ class BreakerRegistry:
                         breaker.force_open()
                     self._breakers[key] = breaker
         return breaker
+
+    def refusal(self, request: httpx.Request, after: float = 0.0) -> CircuitOpenError | None:
+        """Would an attempt of ``request`` made ``after`` seconds from now be refused? The
+        :class:`CircuitOpenError` it would get (counted as a rejection), else ``None``: what a
+        call asks before it waits to retry (``CallContext.refusal``)."""
+        op = operation_of(request)
+        op_id = op.operation_id if op is not None else None
+        url = request.url
+        breaker = self.get(self.key_for(f"{url.scheme}://{url.netloc.decode('ascii')}", op_id))
+        try:
+            breaker.check(op_id, after=after)
+        except CircuitOpenError as refused:
+            return refused
+        return None
 
     def breakers(self) -> Mapping[str, CircuitBreaker]:
         """A read-only copy of the breakers created so far."""

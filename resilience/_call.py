@@ -5,7 +5,9 @@ and :class:`~resilience._steps.Sleep` for each wait, and decides everything else
 drives it above httpx's auth and redirect handling (so a redirect or an auth replay is not a
 second logical call); :class:`~resilience.RetryTransport` drives it as a transport layer.
 tenacity decides the retries (its sans-IO ``iter()``), built only once attempt 1 failed in a
-retryable way.
+retryable way. Before each wait it asks the breaker (:attr:`CallContext.refusal`) whether the
+next attempt would be refused: then the call ends at once with that :class:`CircuitOpenError`,
+chained to its last real failure, instead of sleeping for an attempt that cannot go out.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Final
+from typing import Final, NoReturn
 
 import attrs
 import httpx
 import tenacity
 
 from ._body import EXT_DEADLINE, Deadline
-from ._errors import APITimeoutError, CircuitOpenError, InsecureTransportError
+from ._errors import APITimeoutError, CircuitOpenError, InsecureTransportError, status_error_for
 from ._metrics import MetricsRecorder
 from ._operation import Operation, operation_of, route_key
 from ._retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy, attempt_cap_for_testing, is_testing, parse_retry_after
@@ -66,7 +68,12 @@ def call_record_of(request: httpx.Request) -> CallRecord:
 
 @attrs.frozen(slots=True)
 class CallContext:
-    """What every call of one client shares: policy, budget, metrics and the clocks."""
+    """What every call of one client shares: policy, budget, metrics and the clocks.
+
+    ``refusal(request, after)``: would an attempt of ``request`` made ``after`` seconds from
+    now be refused by the breaker? The :class:`CircuitOpenError` it would get, else ``None``
+    (:meth:`BreakerRegistry.refusal`; ``None``: no breaker to ask).
+    """
 
     policy: RetryPolicy
     budget: RetryBudget | None = None
@@ -75,6 +82,7 @@ class CallContext:
     wall_clock: Callable[[], float] = time.time
     timer: Callable[[], float] = time.perf_counter
     wait: tenacity.wait.wait_base = attrs.field()
+    refusal: Callable[[httpx.Request, float], CircuitOpenError | None] | None = None
 
     @wait.default
     def _wait(self) -> tenacity.wait.wait_base:
@@ -231,6 +239,8 @@ def _retries(
                 outcome: httpx.Response | BaseException = yield Send(request)
             except Exception as exc:  # noqa: BLE001  (tenacity decides whether it is retried or re-raised)
                 outcome = exc
+            if isinstance(outcome, CircuitOpenError):  # opened meanwhile: the call ends after its last real failure
+                decide.end(outcome)
             _set_outcome(state, outcome)
         elif isinstance(do, tenacity.DoSleep):
             state.prepare_for_next_attempt()
@@ -251,7 +261,7 @@ class _Decisions:
     """The retry decisions of one logical call; tenacity asks, this answers. Pure but for
     the clock, the budget and the notes it leaves in the call's record."""
 
-    __slots__ = ("_retry_after", "ctx", "op", "record", "request", "started")
+    __slots__ = ("_retry_after", "ctx", "last", "op", "record", "refused", "request", "started")
 
     def __init__(
         self, request: httpx.Request, op: Operation | None, record: CallRecord, ctx: CallContext, started: float
@@ -259,11 +269,14 @@ class _Decisions:
         self.request, self.op, self.record, self.ctx = request, op, record, ctx
         self.started = started  # before attempt 1: the deadline bounds the whole logical call
         self._retry_after: float | None = None
+        self.last: tenacity.Future | None = None  # the outcome of the last attempt that went out
+        self.refused: CircuitOpenError | None = None  # the breaker's refusal of the next attempt
 
     def should_retry(self, rs: tenacity.RetryCallState) -> bool:
         policy = self.ctx.policy
         outcome = rs.outcome
         assert outcome is not None
+        self.last = outcome
         self._retry_after = None
         if outcome.failed:
             exc = outcome.exception()
@@ -293,6 +306,10 @@ class _Decisions:
         cap = attempt_cap_for_testing()
         if cap is not None and rs.attempt_number >= cap:
             return True
+        if ctx.refusal is not None:  # no wait for an attempt the open circuit would refuse
+            self.refused = ctx.refusal(self.request, 0.0 if is_testing() else rs.upcoming_sleep)
+            if self.refused is not None:
+                return True
         deadline = ctx.policy.deadline
         if deadline is not None and ctx.clock() - self.started + rs.upcoming_sleep > deadline:
             return True
@@ -324,9 +341,38 @@ class _Decisions:
             self.ctx.metrics.retry(key, op_id, n, reason, delay)
 
     def give_up(self, rs: tenacity.RetryCallState) -> httpx.Response:
+        if self.refused is not None:
+            self.end(self.refused)
         outcome = rs.outcome
         assert outcome is not None
         return outcome.result()  # type: ignore[no-any-return]  # re-raises a final exception
+
+    def end(self, refused: CircuitOpenError) -> NoReturn:
+        """End the call with the breaker's refusal of its next attempt, chained to its last real
+        failure: for an answer, its typed status error."""
+        last = self.last
+        assert last is not None
+        if not last.failed:
+            response: httpx.Response = last.result()
+            op_id = self.op.operation_id if self.op is not None else None
+            rid = self.request.headers.get("x-request-id")
+            error = status_error_for(response, operation=op_id, request_id=rid, retry_after=self._retry_after)
+            raise self._refusal(refused, f"HTTP {response.status_code}") from error
+        try:
+            last.result()
+        except Exception as exc:  # built while it is handled: the cause keeps its message, not its frames
+            raise self._refusal(refused, type(exc).__name__) from exc
+        raise AssertionError("a failed outcome re-raises")  # pragma: no cover
+
+    def _refusal(self, refused: CircuitOpenError, last_failure: str) -> CircuitOpenError:
+        return CircuitOpenError(
+            breaker=refused.breaker,
+            retry_in=refused.retry_in,
+            operation=refused.operation,
+            failures=refused.failures,
+            last_failure=last_failure,
+            request_id=self.request.headers.get("x-request-id"),
+        )
 
     def prepare_attempt(self) -> None:
         """Before a retry: the deadline left caps this attempt's timeouts, or ends the call."""

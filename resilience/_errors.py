@@ -136,8 +136,10 @@ class APITimeoutError(APIConnectionError):
 class CircuitOpenError(APIError):
     """The circuit breaker rejected the call at once; no socket was opened.
 
-    ``retry_in`` is the number of seconds until the breaker lets a probe through
-    (``None`` when it is forced open and will not probe on its own).
+    ``retry_in`` is the number of seconds until the breaker lets a probe through (``None`` when
+    it is forced open and will not probe on its own); ``failures`` what opened it, each kind
+    (``"HTTP 503"``, ``"ConnectError"``) with its count. A call the breaker stopped during its
+    retries is chained (``__cause__``) to its last real failure, named by ``last_failure``.
     """
 
     def __init__(
@@ -146,12 +148,21 @@ class CircuitOpenError(APIError):
         breaker: str,
         retry_in: float | None,
         operation: str | None = None,
+        failures: tuple[tuple[str, int], ...] = (),
+        last_failure: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        self.breaker = breaker
-        self.retry_in = retry_in
-        self.operation = operation
+        self.breaker, self.retry_in, self.operation = breaker, retry_in, operation
+        self.failures, self.last_failure, self.request_id = failures, last_failure, request_id
         when = "forced open" if retry_in is None else f"next probe in {retry_in:.3f}s"
-        super().__init__(_describe(f"circuit {breaker!r} is open ({when})", operation, None))
+        text = f"circuit {breaker!r} is open ({when})"
+        if failures:
+            total = sum(n for _, n in failures)
+            kinds = ", ".join(kind if n == 1 else f"{kind} x{n}" for kind, n in failures)
+            text += f", opened by {total} failure{'s' if total > 1 else ''}: {kinds}"
+        if last_failure:
+            text += f"; this call's last attempt: {last_failure}"
+        super().__init__(_describe(text, operation, request_id))
 
 
 class APIResponseValidationError(APIError):

@@ -251,10 +251,12 @@ class CircuitBreakerTransport(Layer):
         return breaker, breaker.acquire(op_id)
 
     def _after(self, token: tuple[CircuitBreaker, Permit], request: httpx.Request, response: httpx.Response) -> None:
-        token[0].record(token[1], classify_status(response.status_code))
+        status = response.status_code
+        token[0].record(token[1], classify_status(status), status)
 
     def _failed(self, token: tuple[CircuitBreaker, Permit], request: httpx.Request, exc: BaseException) -> None:
-        token[0].record(token[1], Outcome.FAILURE if isinstance(exc, httpx.TransportError) else Outcome.IGNORED)
+        outcome = Outcome.FAILURE if isinstance(exc, httpx.TransportError) else Outcome.IGNORED
+        token[0].record(token[1], outcome, type(exc).__name__)
 
 
 def _route(request: httpx.Request) -> str:
@@ -350,7 +352,8 @@ class CredentialGuardTransport(Layer):
 class RetryTransport(Layer):
     """The logical call (correlation, metrics, retries within the budget) as a transport,
     for an httpx client assembled without :class:`~resilience.SyncAPIClient`. The SDK's own
-    clients drive the same procedure above httpx's redirects instead."""
+    clients drive the same procedure above httpx's redirects instead. Given the stack's
+    ``breakers``, a call stops, without waiting, once they would refuse its next attempt."""
 
     __slots__ = ("_asleep", "_sleep", "ctx", "max_body")
 
@@ -366,9 +369,12 @@ class RetryTransport(Layer):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         max_body: int = DEFAULT_MAX_BODY,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         super().__init__(inner)
-        self.ctx = CallContext(policy, budget, metrics, clock, wall_clock)
+        self.ctx = CallContext(
+            policy, budget, metrics, clock, wall_clock, refusal=breakers.refusal if breakers is not None else None
+        )
         self.max_body = max_body
         self._sleep, self._asleep = sleep, asleep
 

@@ -121,6 +121,7 @@ def build_transport(
             clock=clock,
             wall_clock=wall_clock,
             max_body=max_body,
+            breakers=stack.breakers,
         )
     return t
 
