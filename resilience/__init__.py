@@ -35,6 +35,7 @@ from ._breaker_config import (
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallRecord, call_record_of
 from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig
+from ._credentials import AUTH_TYPES, AuthType
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -92,6 +93,7 @@ from ._testing import ContractOperation, ContractViolation, OpenAPIContract, Val
 from ._validation import compile_schema
 
 __all__ = [
+    "AUTH_TYPES",
     "DEFAULT_BUCKETS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "EXT_OPERATION",
@@ -110,6 +112,7 @@ __all__ = [
     "ApiKeyAuth",
     "AsyncAPIClient",
     "AuthScheme",
+    "AuthType",
     "AuthenticationError",
     "BadRequestError",
     "BasicAuth",

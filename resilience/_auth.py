@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iter
 
 import httpx
 
+from ._credentials import AuthType, auth_type_named, check_credential, check_text_secret
 from ._errors import ConfigurationError, InsecureTransportError
 from ._redact import hold_secrets
 
@@ -88,7 +89,7 @@ class BearerAuth(AuthScheme):
 
     def __init__(self, token: str, *, allow_insecure_http: bool = False) -> None:
         super().__init__(allow_insecure_http=allow_insecure_http)
-        _check_secret("token", token)
+        check_text_secret("token", token, header=True)
         self._value = f"Bearer {token}"
         self._secrets = (token,)
 
@@ -104,7 +105,7 @@ class ApiKeyAuth(AuthScheme):
 
     def __init__(self, key: str, header: str = "X-API-Key", *, allow_insecure_http: bool = False) -> None:
         super().__init__(allow_insecure_http=allow_insecure_http)
-        _check_secret("key", key)
+        check_text_secret("key", key, header=True)
         if not header or not header.isascii() or any(c in header for c in ' :\r\n\t"(),/;<=>?@[\\]{}'):
             raise ConfigurationError(f"invalid header name {header!r}")
         self._key = key
@@ -174,8 +175,7 @@ class TokenProviderAuth(AuthScheme):
         return token if token is not None and token != stale else None
 
     def _store(self, fresh: object) -> str:
-        _check_secret("token", fresh)
-        assert isinstance(fresh, str)
+        fresh = check_text_secret("the token provider's token", fresh, header=True)
         with self._lock:
             self._token = fresh
         hold_secrets(self)  # the new token is scrubbed from now on
@@ -327,39 +327,52 @@ class PinnedAuth(httpx.Auth):
 
 def auth_from_credential(
     credential: str | tuple[str, str],
-    auth_type: str = "bearer",
+    auth_type: AuthType | str = "bearer",
+    *,
+    allow_insecure_http: bool = False,
+    header: str = "X-API-Key",
+    name: str = "credential",
+) -> AuthScheme:
+    """The string convenience: ``("token", "bearer")``, ``("key", "api_key")`` (in ``header``),
+    ``("user:password" or (user, password), "basic")``. A credential that could not be sent
+    (see :func:`~resilience._credentials.check_credential`) is refused, naming ``name``."""
+    kind = auth_type_named(auth_type)
+    value = check_credential(name, credential, kind)
+    if isinstance(value, tuple):
+        return BasicAuth(*value, allow_insecure_http=allow_insecure_http)
+    if kind == "bearer":
+        return BearerAuth(value, allow_insecure_http=allow_insecure_http)
+    return ApiKeyAuth(value, header, allow_insecure_http=allow_insecure_http)
+
+
+def successor(
+    current: httpx.Auth | None,
+    credential: str | tuple[str, str],
+    auth_type: AuthType | None,
+    fallback: AuthType | None,
     *,
     allow_insecure_http: bool = False,
 ) -> AuthScheme:
-    """The string convenience: ``("token", "bearer")``, ``("key", "api_key")``,
-    ``("user:password" or (user, password), "basic")``."""
-    kind = auth_type.lower().replace("-", "_")
-    if kind == "basic":
-        if isinstance(credential, tuple):
-            if len(credential) != 2:
-                raise ConfigurationError("basic credentials are (username, password)")
-            user, password = credential
-        elif isinstance(credential, str) and ":" in credential:
-            user, _, password = credential.partition(":")
-        else:
-            raise ConfigurationError("basic credentials are (username, password) or 'username:password'")
-        return BasicAuth(user, password, allow_insecure_http=allow_insecure_http)
-    if not isinstance(credential, str):
-        raise ConfigurationError(f"a {auth_type!r} credential must be a string")
-    if kind == "bearer":
-        return BearerAuth(credential, allow_insecure_http=allow_insecure_http)
-    if kind in ("api_key", "apikey"):
-        return ApiKeyAuth(credential, allow_insecure_http=allow_insecure_http)
-    raise ConfigurationError(f"unknown auth_type {auth_type!r}; expected 'bearer', 'api_key' or 'basic'")
+    """The auth of a string ``credential`` replacing ``current``: sent per ``auth_type``, else
+    in the scheme in use (an API key in the header in use), else per ``fallback`` or api_key."""
+    kind = auth_type_named(auth_type) if auth_type is not None else scheme_of(current) or fallback or "api_key"
+    header = current.header if isinstance(current, ApiKeyAuth) else "X-API-Key"
+    return auth_from_credential(
+        credential, kind, allow_insecure_http=allow_insecure_http, header=header, name="credential"
+    )
+
+
+def scheme_of(auth: httpx.Auth | None) -> AuthType | None:
+    """The ``auth_type`` a string credential takes to replace ``auth`` (None: not one of ours)."""
+    if isinstance(auth, ApiKeyAuth):
+        return "api_key"
+    if isinstance(auth, BasicAuth):
+        return "basic"
+    if isinstance(auth, BearerAuth | TokenProviderAuth):
+        return "bearer"
+    return None
 
 
 def _header_names(auth: httpx.Auth | None) -> frozenset[str]:
     names: frozenset[str] = getattr(auth, "header_names", frozenset())
     return frozenset(n.lower() for n in names)
-
-
-def _check_secret(name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{name} must be a non-empty string")
-    if any(c in value for c in "\r\n\x00"):
-        raise ConfigurationError(f"{name} cannot contain CR, LF or NUL")

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from ._auth import SwitchableAuth, auth_from_credential
+from ._auth import SwitchableAuth, auth_from_credential, successor
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._batch_run import BatchRun, plan_for, prepare_items
 from ._breaker import CircuitBreaker
@@ -24,13 +24,14 @@ from ._breaker_config import CircuitBreakerConfig
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
+from ._credentials import AuthType
 from ._errors import APIError, CircuitOpenError, ClientClosedError, RedirectLoopError, RequestValidationError
 from ._health import HealthReport, health_flow, health_request_kwargs
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
 from ._redact import SECRET_KEY_PATTERN, redact_body
-from ._response import build, decode, status_error, transport_error
+from ._response import build, credential_note, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
@@ -63,9 +64,8 @@ class _Core:
         self._plain_http = self._base_url.scheme == "http"
         auth = config.auth
         if auth is None and config.api_key is not None:
-            auth = auth_from_credential(
-                config.api_key, config.auth_type, allow_insecure_http=config.allow_insecure_http
-            )
+            allow, kind = config.allow_insecure_http, config.auth_type or "api_key"
+            auth = auth_from_credential(config.api_key, kind, allow_insecure_http=allow, name="api_key")
         self._timeout = to_timeout(config.timeout)
         metrics = None
         if config.enable_performance_monitoring:
@@ -92,6 +92,10 @@ class _Core:
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}
         self._home_breakers: dict[str | None, CircuitBreaker] = {}
+        #: For a 401 or 403: what credential the request carried, or how to configure one.
+        self._credential_note = functools.partial(
+            credential_note, auth=self._stack.auth, env_prefix=self._ENV_PREFIX, home=self._home_origin
+        )
 
     # -- configuration -----------------------------------------------------------------------
     @property
@@ -128,18 +132,19 @@ class _Core:
         return self._stack.metrics
 
     def set_authentication(
-        self, credential: str | tuple[str, str] | httpx.Auth | None, auth_type: str = "bearer"
+        self, credential: str | tuple[str, str] | httpx.Auth | None, auth_type: AuthType | None = None
     ) -> None:
         """Switch credentials; the next call uses them, calls in flight keep theirs.
 
-        ``credential`` is an auth object, ``None`` (no auth), or a string with ``auth_type``
-        "bearer", "api_key" or "basic" (then ``(user, password)`` or ``"user:password"``).
+        ``credential`` is an auth object, ``None`` (no auth), or a string sent per ``auth_type``:
+        "api_key", "bearer" or "basic" (then ``(user, password)`` or ``"user:password"``).
+        Without ``auth_type`` the scheme in use is kept (an API key stays in its header), else
+        the client's ``auth_type``. A credential that could not be sent is refused here.
         """
-        if credential is None or isinstance(credential, httpx.Auth):
-            self._stack.auth.set(credential)
-            return
-        allow = self._config.allow_insecure_http
-        self._stack.auth.set(auth_from_credential(credential, auth_type, allow_insecure_http=allow))
+        if credential is not None and not isinstance(credential, httpx.Auth):
+            allow, kind = self._config.allow_insecure_http, self._config.auth_type
+            credential = successor(self._stack.auth.current, credential, auth_type, kind, allow_insecure_http=allow)
+        self._stack.auth.set(credential)
 
     def set_timeout(self, timeout: float | httpx.Timeout) -> None:
         """New timeout for the next requests (seconds, or an ``httpx.Timeout``)."""
@@ -307,7 +312,7 @@ class _Core:
         except httpx.HTTPError as exc:
             raise self._typed(exc, request) from exc
         if not 200 <= response.status_code < 300:
-            raise status_error(response, self._config.wall_clock)
+            raise status_error(response, self._config.wall_clock, self._credential_note)
         return response
 
     def _typed(self, exc: httpx.HTTPError, request: httpx.Request) -> APIError:

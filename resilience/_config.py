@@ -3,7 +3,8 @@
 :class:`ClientConfig` is the single list of client options: codegen writes the generated
 clients' constructors from its fields (so ``help(FinOpsClient)`` shows every option with its
 default and there is no second list to keep in sync). ``from_env`` fills the options the
-caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY`` and ``<PREFIX>_DRY_RUN``.
+caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``
+and ``<PREFIX>_DRY_RUN``; a bad value names the variable it came from.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 
 from ._body import DEFAULT_MAX_BODY
 from ._breaker_config import CircuitBreakerConfig
+from ._credentials import AuthType, auth_type_named, check_credential, check_text_secret
 from ._errors import ConfigurationError
 from ._metrics_events import MetricsHook
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
@@ -52,11 +54,11 @@ def _shown_url(url: str) -> tuple[str, list[str]]:
     return repr(_URL_SECRETS.sub(hide, url)), [h for h in hidden if h]
 
 
-def check_base_url(url: str) -> httpx.URL:
-    """An absolute http(s) URL with a host, no credentials, query or fragment; an error quotes
-    the URL with those parts redacted."""
+def check_base_url(url: str, name: str = "base URL") -> httpx.URL:
+    """An absolute http(s) URL with a host, no credentials, query or fragment; an error names
+    it ``name`` and quotes the URL with those parts redacted."""
     if not isinstance(url, str):  # httpx's TypeError would quote it whole
-        raise ConfigurationError(f"base URL must be a string, got {type(url).__name__}")
+        raise ConfigurationError(f"{name} must be a string, got {type(url).__name__}")
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -64,13 +66,13 @@ def check_base_url(url: str) -> httpx.URL:
         reason = str(exc)
         for part in sorted(hidden, key=len, reverse=True):
             reason = reason.replace(part, REDACTED)
-        raise ConfigurationError(f"invalid base URL {shown}: {reason}") from exc
+        raise ConfigurationError(f"invalid {name} {shown}: {reason}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(f"base URL must be an absolute http(s) URL with a host, got {_shown_url(url)[0]}")
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL with a host, got {_shown_url(url)[0]}")
     if parsed.userinfo:
-        raise ConfigurationError(f"put credentials in api_key/auth, not in the base URL (got {_shown_url(url)[0]})")
+        raise ConfigurationError(f"put credentials in api_key/auth, not in the {name} (got {_shown_url(url)[0]})")
     if parsed.query or parsed.fragment:
-        raise ConfigurationError(f"base URL must not carry a query or fragment, got {_shown_url(url)[0]}")
+        raise ConfigurationError(f"{name} must not carry a query or fragment, got {_shown_url(url)[0]}")
     return parsed
 
 
@@ -120,7 +122,17 @@ def _hooks(value: Iterable[MetricsHook]) -> tuple[MetricsHook, ...]:
 
 
 def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    return dict(value or {})
+    """The extra headers; a value no HTTP header can carry as is (surrounding whitespace, a
+    control or non-ASCII character) is refused here, naming the header, not at send time."""
+    headers = dict(value or {})
+    for name, text in headers.items():
+        if isinstance(text, str) and text:
+            check_text_secret(f"headers[{name!r}]", text, header=True)
+    return headers
+
+
+def _auth_type(value: AuthType | None) -> AuthType | None:
+    return None if value is None else auth_type_named(value)
 
 
 def _doc(text: str, src: str | None = None, arg_type: str | None = None) -> dict[str, str]:
@@ -147,7 +159,14 @@ class ClientConfig:
     api_key: str | None = attrs.field(
         default=None, repr=False, metadata=_doc("the credential, sent per auth_type; None: from the environment")
     )
-    auth_type: str = attrs.field(default="api_key", metadata=_doc("how api_key is sent: api_key, bearer or basic"))
+    auth_type: AuthType | None = attrs.field(
+        default=None,
+        converter=_auth_type,
+        metadata=_doc(
+            "how api_key is sent: 'api_key' (X-API-Key header), 'bearer' or 'basic'; None: from the environment, "
+            "else 'api_key'"
+        ),
+    )
     auth: httpx.Auth | None = attrs.field(
         default=None, repr=False, validator=_instance(httpx.Auth), metadata=_doc("an auth object instead of api_key")
     )
@@ -202,6 +221,8 @@ class ClientConfig:
     def __attrs_post_init__(self) -> None:
         if self.auth is not None and self.api_key is not None:
             raise ConfigurationError("pass either auth or api_key, not both")
+        if self.api_key is not None:
+            check_credential("api_key", self.api_key, self.auth_type or "api_key")
         hold_secrets(self)
 
     def _secret_values(self) -> list[str]:
@@ -222,13 +243,23 @@ class ClientConfig:
         **given: Any,
     ) -> ClientConfig:
         """A config from ``given``, where the options left ``None`` that the environment
-        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY`` and ``<prefix>_DRY_RUN``."""
+        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY``, ``<prefix>_AUTH_TYPE`` and
+        ``<prefix>_DRY_RUN``. A bad value read there is refused naming its variable."""
         env = os.environ if environ is None else environ
         options = dict(given)
         if options.get("base_url") is None:
-            options["base_url"] = env.get(f"{prefix}_API_URL") or default_base_url
+            raw = env.get(f"{prefix}_API_URL")
+            if raw:
+                check_base_url(raw, f"{prefix}_API_URL")
+            options["base_url"] = raw or default_base_url
+        if options.get("auth_type") is None:
+            raw = env.get(f"{prefix}_AUTH_TYPE")
+            options["auth_type"] = auth_type_named(raw, f"{prefix}_AUTH_TYPE") if raw else "api_key"
         if options.get("api_key") is None and options.get("auth") is None:
-            options["api_key"] = env.get(f"{prefix}_API_KEY") or None
+            raw = env.get(f"{prefix}_API_KEY") or None
+            if raw is not None:
+                check_credential(f"{prefix}_API_KEY", raw, auth_type_named(options["auth_type"]))
+            options["api_key"] = raw
         if options.get("dry_run") is None:
             raw = env.get(f"{prefix}_DRY_RUN")
             options["dry_run"] = env_flag(f"{prefix}_DRY_RUN", raw) if raw is not None else False

@@ -191,7 +191,7 @@ class APIStatusError(APIError):
 
     ``code`` and ``server_message`` come from the contract's Error body when the server sent one;
     ``retry_after`` (seconds) from its Retry-After header on a 429 or 503, or when it was too long
-    to wait for.
+    to wait for. ``note``: the SDK's own explanation (on a 401 or 403, which credential was sent).
     """
 
     def __init__(
@@ -201,8 +201,10 @@ class APIStatusError(APIError):
         operation: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        note: str | None = None,
     ) -> None:
         self.retry_after = retry_after
+        self.note = note
         self.response = response
         self.status_code = response.status_code
         self.operation = operation
@@ -217,6 +219,8 @@ class APIStatusError(APIError):
             text += f": {self.server_message}"
         if retry_after is not None:
             text += f" (retry after {retry_after:.3f}s)"
+        if note:
+            text += f"; {note}"
         super().__init__(_describe(text, operation, request_id))
 
 
@@ -268,8 +272,10 @@ def status_error_for(
     operation: str | None = None,
     request_id: str | None = None,
     retry_after: float | None = None,
+    note: str | None = None,
 ) -> APIStatusError:
-    """Build the most specific :class:`APIStatusError` for a non-2xx response."""
+    """Build the most specific :class:`APIStatusError` for a non-2xx response; ``note`` ends its
+    message (a 401's or 403's: which credential was sent, or how to configure one)."""
     status = response.status_code
     if status == 429:
         cls: type[APIStatusError] = RateLimitError
@@ -277,7 +283,7 @@ def status_error_for(
         cls = InternalServerError
     else:
         cls = _BY_STATUS.get(status, APIStatusError)
-    return cls(response, operation=operation, request_id=request_id, retry_after=retry_after)
+    return cls(response, operation=operation, request_id=request_id, retry_after=retry_after, note=note)
 
 
 def _detach_frames(handled: BaseException) -> None:

@@ -42,6 +42,9 @@ __all__ = [
 
 log_http = logging.getLogger("resilience.http")
 _WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: What the HTTP library refuses to send (a malformed header, a URL it cannot handle): the
+#: request never reached the backend, so its breaker does not count it.
+_LOCAL_ERRORS: Final = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
 class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -255,8 +258,10 @@ class CircuitBreakerTransport(Layer):
         token[0].record(token[1], classify_status(status), status)
 
     def _failed(self, token: tuple[CircuitBreaker, Permit], request: httpx.Request, exc: BaseException) -> None:
-        outcome = Outcome.FAILURE if isinstance(exc, httpx.TransportError) else Outcome.IGNORED
-        token[0].record(token[1], outcome, type(exc).__name__)
+        """A transport error counts against the backend; a local error (see ``_LOCAL_ERRORS``)
+        or any other exception (ours, the caller's) does not."""
+        backend = isinstance(exc, httpx.TransportError) and not isinstance(exc, _LOCAL_ERRORS)
+        token[0].record(token[1], Outcome.FAILURE if backend else Outcome.IGNORED, type(exc).__name__)
 
 
 def _route(request: httpx.Request) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
+from ._auth import ApiKeyAuth, BasicAuth, BearerAuth, SwitchableAuth, scheme_of
 from ._call import call_record_of
 from ._errors import (
     APIConnectionError,
@@ -24,6 +25,7 @@ from ._errors import (
     status_error_for,
 )
 from ._operation import Operation, operation_of
+from ._redact import SECRET_KEY_PATTERN
 from ._retry import parse_retry_after
 from ._validation import Invalid, Validator
 
@@ -37,18 +39,81 @@ def _op_id(request: httpx.Request) -> str | None:
     return op.operation_id if op is not None else None
 
 
-def status_error(response: httpx.Response, wall_clock: Callable[[], float]) -> APIStatusError:
-    """The typed error of a non-2xx answer, with the Retry-After the call did not wait for."""
+def status_error(
+    response: httpx.Response,
+    wall_clock: Callable[[], float],
+    credentials: Callable[[httpx.Response], str] | None = None,
+) -> APIStatusError:
+    """The typed error of a non-2xx answer, with the Retry-After the call did not wait for;
+    a 401's or 403's message ends with ``credentials(response)`` (see :func:`credential_note`)."""
     request = response.request
+    status = response.status_code
     retry_after = call_record_of(request).retry_after
-    if retry_after is None and response.status_code in (429, 503):
+    if retry_after is None and status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), now=wall_clock)
     return status_error_for(
         response,
         operation=_op_id(request),
         request_id=request.headers.get("x-request-id"),
         retry_after=retry_after,
+        note=credentials(response) if credentials is not None and status in (401, 403) else None,
     )
+
+
+#: How an ``Authorization`` header's first word names what it carries; any other first word
+#: may be the secret itself, and is never quoted.
+_SCHEMES: Final = {"bearer": "a bearer token", "basic": "basic credentials", "digest": "digest credentials"}
+
+
+def _carried(request: httpx.Request, auth: SwitchableAuth) -> list[str]:
+    """What credentials the request carried, one phrase per header, never a value."""
+    names = auth.sensitive_headers()
+    phrases = []
+    for raw_name, raw_value in request.headers.raw:
+        name = raw_name.decode("latin-1")
+        lower = name.lower()
+        if lower in ("cookie", "proxy-authorization"):  # the server's session, the proxy's credential
+            continue
+        if lower == "authorization":
+            what = _SCHEMES.get(raw_value.split(b" ", 1)[0].decode("latin-1").lower(), "a credential")
+        elif lower in names:
+            what = "an API key"
+        elif SECRET_KEY_PATTERN.search(name):
+            what = "a credential"
+        else:
+            continue
+        phrases.append(f"{what} in the {name} header")
+    return phrases
+
+
+def credential_note(response: httpx.Response, auth: SwitchableAuth, env_prefix: str, home: str) -> str:
+    """Why a 401 or 403 may have come: the scheme and header of the credential the request
+    carried (never its value), or that none was configured and how to give one. ``home``: the
+    client's origin, the only one its credentials go to."""
+    current = auth.current
+    kind = scheme_of(current)
+    carried = _carried(response.request, auth)
+    if current is None and not carried:
+        return (
+            "no credential was sent, none is configured: pass api_key= (and auth_type=) or auth= to the client, "
+            f"or set {env_prefix}_API_KEY (and {env_prefix}_AUTH_TYPE)"
+        )
+    if isinstance(current, BearerAuth | ApiKeyAuth | BasicAuth):
+        source = f"auth_type={kind!r}"
+    else:
+        source = f"auth={type(current).__name__}" if current is not None else "headers="
+    if not carried:
+        url = response.request.url
+        if f"{url.scheme}://{url.netloc.decode('ascii')}" != home:
+            return f"no credential was sent: a redirect led to another origin, which {source} is never sent to"
+        return f"no credential was sent: {source} set none"
+    sent = f"sent {' and '.join(carried)} ({source})"
+    if response.status_code == 403:
+        return f"{sent}: the server refuses this operation to that credential (its permissions?)"
+    if not isinstance(current, BearerAuth | ApiKeyAuth | BasicAuth):
+        return f"{sent}: the server did not accept it; check the credential"
+    other = " or ".join(repr(t) for t in ("api_key", "bearer", "basic") if t != kind)
+    return f"{sent}: the server did not accept it; check the credential, or whether the API wants auth_type {other}"
 
 
 def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> APIError:

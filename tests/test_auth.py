@@ -22,6 +22,7 @@ from resilience import (
     ApiKeyAuth,
     AuthenticationError,
     AuthScheme,
+    AuthType,
     BasicAuth,
     BearerAuth,
     ConfigurationError,
@@ -272,10 +273,10 @@ def test_auth_from_credential_errors(credential: Any, auth_type: str, match: str
 
 def test_unknown_auth_type_refused_by_client_and_set_authentication() -> None:
     with pytest.raises(ConfigurationError):
-        FinOpsClient(SECURE_URL, api_key="k", auth_type="kerberos", transport=httpx.MockTransport(ok_handler))
+        FinOpsClient(SECURE_URL, api_key="k", auth_type="kerberos", transport=httpx.MockTransport(ok_handler))  # type: ignore[arg-type]
     with FinOpsClient(SECURE_URL, api_key="k", transport=httpx.MockTransport(ok_handler)) as client:
         with pytest.raises(ConfigurationError):
-            client.set_authentication("k", "kerberos")
+            client.set_authentication("k", "kerberos")  # type: ignore[arg-type]
         assert isinstance(client.auth, ApiKeyAuth)
 
 
@@ -423,7 +424,7 @@ def test_plain_http_to_remote_host_refused_before_io(make: Callable[..., AuthSch
 
 
 @pytest.mark.parametrize("auth_type", ["api_key", "bearer", "basic"])
-def test_client_refuses_plain_http_before_io(auth_type: str) -> None:
+def test_client_refuses_plain_http_before_io(auth_type: AuthType) -> None:
     credential = "user:pw" if auth_type == "basic" else "secret"
     with FinOpsClient(
         "http://example.com", api_key=credential, auth_type=auth_type, transport=failing_transport()
@@ -541,7 +542,9 @@ def test_is_loopback_host(host: str, expected: bool) -> None:
     ],
     ids=["two-api-keys", "api-key-and-bearer"],
 )
-def test_switching_under_threads_never_mixes_credentials(first: tuple[str, str], second: tuple[str, str]) -> None:
+def test_switching_under_threads_never_mixes_credentials(
+    first: tuple[str, AuthType], second: tuple[str, AuthType]
+) -> None:
     records: list[dict[str, str]] = []
     lock = threading.Lock()
 
@@ -741,7 +744,7 @@ def test_set_authentication_accepts_auth_objects_and_none() -> None:
     with FinOpsClient(SECURE_URL, transport=httpx.MockTransport(handler), sleep=no_sleep) as client:
         client.set_authentication(BasicAuth("u", "p"))
         client.get_resources()
-        client.set_authentication("tok")  # bearer is the default of set_authentication
+        client.set_authentication("tok", "bearer")  # without auth_type, basic (the scheme in use) is kept
         client.get_resources()
         client.set_authentication(("u", "p:w"), "basic")
         client.get_resources()

@@ -297,7 +297,7 @@ async def test_set_authentication_switches_headers(driver: Driver, httpserver: H
 async def test_set_authentication_rejects_bad_type(driver: Driver) -> None:
     async with driver.open(UNUSED_URL, api_key=API_KEY) as d:
         with pytest.raises(ConfigurationError):
-            d.client.set_authentication("x", "kerberos")
+            d.client.set_authentication("x", "kerberos")  # type: ignore[arg-type]
         assert isinstance(d.client.auth, ApiKeyAuth)
 
 

@@ -25,6 +25,7 @@ import httpx
 from resilience import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AsyncAPIClient,
+    AuthType,
     BatchResult,
     CircuitBreakerConfig,
     ClientConfig,
@@ -81,11 +82,12 @@ class FinOpsClient(SyncAPIClient):
     """Sync client for the FinOps API; thread-safe, one per process is enough.
 
     Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``. Times are in seconds.
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE`` and ``FINOPS_DRY_RUN``;
+    a bad value there is refused naming its variable. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
     - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
-    - ``auth_type`` (default ``'api_key'``): how api_key is sent: api_key, bearer or basic
+    - ``auth_type`` (default ``None``): how api_key is sent: 'api_key' (X-API-Key header), 'bearer' or 'basic'; None: from the environment, else 'api_key'
     - ``auth`` (default ``None``): an auth object instead of api_key
     - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
     - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
@@ -123,7 +125,7 @@ class FinOpsClient(SyncAPIClient):
         base_url: str | None = None,
         *,
         api_key: str | None = None,
-        auth_type: str = "api_key",
+        auth_type: AuthType | None = None,
         auth: httpx.Auth | None = None,
         timeout: float | httpx.Timeout = 30.0,
         max_retries: int | None = None,
@@ -549,11 +551,12 @@ class AsyncFinOpsClient(AsyncAPIClient):
     """Async client for the FinOps API; share one per event loop.
 
     Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY`` and ``FINOPS_DRY_RUN``. Times are in seconds.
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE`` and ``FINOPS_DRY_RUN``;
+    a bad value there is refused naming its variable. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
     - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
-    - ``auth_type`` (default ``'api_key'``): how api_key is sent: api_key, bearer or basic
+    - ``auth_type`` (default ``None``): how api_key is sent: 'api_key' (X-API-Key header), 'bearer' or 'basic'; None: from the environment, else 'api_key'
     - ``auth`` (default ``None``): an auth object instead of api_key
     - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
     - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
@@ -591,7 +594,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         base_url: str | None = None,
         *,
         api_key: str | None = None,
-        auth_type: str = "api_key",
+        auth_type: AuthType | None = None,
         auth: httpx.Auth | None = None,
         timeout: float | httpx.Timeout = 30.0,
         max_retries: int | None = None,
