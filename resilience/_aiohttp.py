@@ -127,6 +127,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ).__aenter__()
         except _CATCH as exc:
             raise map_exception(exc) from exc
+        except ValueError:  # aiohttp refuses a header (a control character): nothing was sent
+            # Not chained: its message quotes the header's value, which may be a credential.
+            raise httpx.LocalProtocolError("a request header value is not valid HTTP") from None
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()

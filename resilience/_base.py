@@ -307,10 +307,16 @@ class _Core:
         """One logical call whose answer is a 2xx, or a typed error."""
         if self._plain_http:  # refused before anything is sent or counted (a pinned auth does not ask again)
             self._stack.auth.check_transport(request)
+        local: APIError | None = None
         try:
             response = yield from call_flow(request, self._ctx)
         except httpx.HTTPError as exc:
-            raise self._typed(exc, request) from exc
+            typed = self._typed(exc, request)
+            if not isinstance(exc, httpx.LocalProtocolError):
+                raise typed from exc
+            local = typed
+        if local is not None:  # raised outside the except: httpx's message quotes the header value
+            raise local
         if not 200 <= response.status_code < 300:
             raise status_error(response, self._config.wall_clock, self._credential_note)
         return response

@@ -122,6 +122,11 @@ def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> APIError:
     rid = request.headers.get("x-request-id")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ConfigurationError(f"invalid request URL: {exc}")
+    if isinstance(exc, httpx.LocalProtocolError):  # nothing was sent: a mistake of this side
+        return ConfigurationError(
+            "a request header is not valid HTTP (a control character, or whitespace around a value, "
+            "in a header set by headers= or an auth object); nothing was sent (value not shown)"
+        )
     where = _host_port(request.url)
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request to {where} timed out: {_why(exc)}", operation=op, request_id=rid)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from resilience import APIConnectionError, APITimeoutError
+from resilience import APIConnectionError, APITimeoutError, ConfigurationError
 from tests.support import Driver, unused_port
 
 
@@ -81,3 +81,32 @@ async def test_name_resolution_failure_says_so(driver: Driver) -> None:
             await d.call("get_resources")
     assert "finops.invalid:443" in str(info.value)
     assert "name resolution failed" in str(info.value)
+
+
+class ControlCharAuth(httpx.Auth):
+    """A custom auth whose header value holds a control character (a credential pasted with one)."""
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:  # type: ignore[override]
+        request.headers["X-Token"] = "canary-7f3e9a\nx"
+        yield request
+
+
+async def test_an_invalid_header_from_a_custom_auth_is_a_configuration_error(
+    driver: Driver, httpserver: HTTPServer
+) -> None:
+    """Nothing was sent: a ``ConfigurationError`` that quotes no value (the header may hold a
+    credential), not a connection failure, and never a backend failure for the breaker."""
+    async with driver.open(f"http://127.0.0.1:{httpserver.port}", auth=ControlCharAuth(), max_retries=0) as d:
+        for _ in range(7):  # more than the breaker's failure threshold
+            with pytest.raises(ConfigurationError) as info:
+                await d.call("get_resources")
+            chain: list[BaseException] = []
+            link: BaseException | None = info.value
+            while link is not None:
+                chain.append(link)
+                link = link.__cause__ or link.__context__
+            assert all("canary-7f3e9a" not in str(e) for e in chain)
+            assert "not valid HTTP" in str(info.value)
+        assert d.client.circuit_breaker is not None
+        assert d.client.circuit_breaker.state.value == "closed"
+    assert len(httpserver.log) == 0
