@@ -58,6 +58,7 @@ from ._errors import (
     RequestValidationError,
     ResponseTooLargeError,
     UnprocessableEntityError,
+    WrongEventLoopError,
     status_error_for,
 )
 from ._health import HealthReport
@@ -178,6 +179,7 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidatedRequest",
     "ValidatedResponse",
+    "WrongEventLoopError",
     "as_testing",
     "auth_from_credential",
     "build_transport",
