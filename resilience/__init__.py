@@ -59,6 +59,7 @@ from ._errors import (
     RequestValidationError,
     ResponseTooLargeError,
     UnprocessableEntityError,
+    WrongEventLoopError,
     status_error_for,
 )
 from ._health import HealthReport
@@ -181,6 +182,7 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidatedRequest",
     "ValidatedResponse",
+    "WrongEventLoopError",
     "as_testing",
     "auth_from_credential",
     "build_transport",

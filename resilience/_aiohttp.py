@@ -14,6 +14,7 @@ which bounds the whole exchange, body included, however slowly the bytes come.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -156,6 +157,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
+
+    def abandon(self) -> None:
+        """Drop the connections without awaiting (a finalizer's close: no event loop needed):
+        aiohttp's synchronous part of closing, after which it finds nothing unclosed to warn
+        about. Best effort: a loop already closed keeps its sockets to the garbage collector."""
+        session, self._session = self._session, None
+        connector = session.connector if session is not None else None
+        if connector is not None and not connector.closed:
+            with contextlib.suppress(Exception):
+                connector._close()
 
     async def aclose(self) -> None:
         """Close aiohttp's session and its pool; the transport sends nothing after."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import warnings
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
@@ -14,9 +16,10 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
-from ._health import HealthReport
-from ._layers import refused_closed
-from ._operation import Operation
+from ._errors import WrongEventLoopError
+from ._health import HealthReport, refused_report
+from ._layers import GateTransport, refused_closed
+from ._operation import EXT_OPERATION, Operation
 from ._pages import page_items, page_walk
 from ._stack import default_async_transport
 from ._steps import Flow, drive_async
@@ -28,6 +31,10 @@ T = TypeVar("T")
 
 class AsyncAPIClient(_Core):
     """The async client. Task-safe: share one instance between tasks of one event loop.
+
+    It belongs to the event loop it is created in (else the one it is first used in): used
+    from another, it raises :class:`~resilience.WrongEventLoopError`. Garbage-collected
+    unclosed, it warns (``ResourceWarning``) and drops its connections.
 
     ``transport`` replaces the network transport (tests, proxies); ``asleep`` is what waits
     (seconds), injectable so tests never wait.
@@ -46,6 +53,13 @@ class AsyncAPIClient(_Core):
         self._asleep = asleep
         inner = transport or default_async_transport(verify=config.verify, max_body=config.max_response_bytes)
         self._http = self._install(httpx.AsyncClient, inner)
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # created outside any event loop: it belongs to the first it is used in
+            self._loop = None
+        cls = type(self)
+        name = f"{cls.__module__.partition('.')[0]}.{cls.__qualname__}"
+        weakref.finalize(self, _collected, self._gate, inner, name)
 
     @property
     def httpx_client(self) -> httpx.AsyncClient:
@@ -67,8 +81,10 @@ class AsyncAPIClient(_Core):
         await self.close()
 
     async def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
-        try:
-            response = await self._http.send(request, auth=auth, stream=True)
+        op = request.extensions.get(EXT_OPERATION)
+        try:  # an operation that needs no credential is sent without one (auth=None: none)
+            pinned = auth if op is None or op.requires_auth else None
+            response = await self._http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise
@@ -76,8 +92,23 @@ class AsyncAPIClient(_Core):
         await read_body_async(request, response, self._config.max_response_bytes)
         return response
 
+    def _check_loop(self) -> None:
+        """Used from its own event loop, or refused: its connections belong to that loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio's (trio, with a transport of its own): nothing to check
+            return
+        if loop is not self._loop:
+            if self._loop is not None:
+                raise WrongEventLoopError(
+                    f"this {type(self).__name__} belongs to another event loop (the one it was created "
+                    "or first used in): create one client per event loop (per asyncio.run); nothing was sent"
+                )
+            self._loop = loop
+
     async def _run(self, flow: Flow[T], wait_sibling: Callable[[], Awaitable[None]] | None = None) -> T:
         """Drive one procedure; every logical call in it keeps the credential it starts with."""
+        self._check_loop()
         send = functools.partial(self._send, auth=self._stack.auth.pinned(checked=True))
         return await drive_async(flow, send, self._asleep, wait_sibling)
 
@@ -118,6 +149,7 @@ class AsyncAPIClient(_Core):
         resume: BatchResult | None = None,
         concurrency: int | None = None,
     ) -> BatchResult:
+        self._check_loop()
         run = self._start_batch(op, items, make_kwargs, parse, chunk_size, progress, wait_for_recovery, resume)
         if isinstance(run, BatchResult):
             return run  # a dry run
@@ -170,6 +202,27 @@ class AsyncAPIClient(_Core):
         return run.result()
 
     async def health_check(self) -> HealthReport:
-        """GET the health operation (falling back to a 1-item listing on 404); never raises
-        for an unreachable backend."""
-        return await self._run(self._health_flow())
+        """Is the backend up, and does it accept the credential? One quick attempt of the
+        health operation, then of a 1-item listing with the credential (the listing alone when
+        there is no health endpoint). Never raises: a :class:`~resilience.HealthReport`, truthy
+        only when both hold, whose ``reason`` says why not."""
+        try:
+            return await self._run(self._health_flow())
+        except WrongEventLoopError as exc:
+            return refused_report(self, exc)
+
+
+def _collected(gate: GateTransport, inner: object, name: str) -> None:
+    """The client was garbage-collected: unclosed, it warns and drops its connections now
+    (aiohttp would otherwise warn about an "Unclosed client session" it knows nothing of)."""
+    if gate.closed:
+        return
+    warnings.warn(
+        f"{name} was never closed: close it with `await client.aclose()` or `async with` "
+        "(its connections are dropped unawaited now)",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    abandon = getattr(inner, "abandon", None)
+    if callable(abandon):
+        abandon()

@@ -26,7 +26,7 @@ from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
 from ._errors import APIError, CircuitOpenError, ClientClosedError, RedirectLoopError, RequestValidationError
-from ._health import HealthReport, health_flow, health_request_kwargs
+from ._health import HealthReport, health_flow
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
@@ -51,7 +51,8 @@ class _Core:
     _DEFAULT_BASE_URL: ClassVar[str] = "http://localhost"
     #: Set by the generated subclass: the User-Agent of every request (a ``headers=`` one wins).
     _USER_AGENT: ClassVar[str | None] = None
-    #: Set by the generated subclass: the health operation, and the listing to try on a 404.
+    #: Set by the generated subclass: the health operation, and the listing (the cheapest
+    #: authenticated read) that checks the credential, or stands in for a missing (404) health one.
     _HEALTH_OPERATION: ClassVar[Operation | None] = None
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = None
     #: The generated package's "argument not given" sentinel: such arguments are not checked.
@@ -306,7 +307,9 @@ class _Core:
     def _exchange(self, request: httpx.Request) -> Flow[httpx.Response]:
         """One logical call whose answer is a 2xx, or a typed error."""
         if self._plain_http:  # refused before anything is sent or counted (a pinned auth does not ask again)
-            self._stack.auth.check_transport(request)
+            op = operation_of(request)
+            if op is None or op.requires_auth:  # an operation needing no credential is sent without one
+                self._stack.auth.check_transport(request)
         local: APIError | None = None
         try:
             response = yield from call_flow(request, self._ctx)
@@ -331,10 +334,6 @@ class _Core:
             text = f"redirect loop: more than {self._http.max_redirects} redirects"
             return RedirectLoopError(text, operation=op.operation_id if op is not None else None, request_id=rid)
         return transport_error(exc, request)
-
-    def _exchange_op(self, op: Operation, params: Mapping[str, Any]) -> Flow[httpx.Response]:
-        self._refuse(op)
-        return (yield from self._exchange(self._build_request(op, health_request_kwargs(op, params))))
 
     def _request_for(self, op: Operation, kwargs: Mapping[str, Any]) -> httpx.Request:
         """The request of a call, unless the open circuit refuses it first (no request built)."""

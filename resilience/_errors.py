@@ -9,6 +9,8 @@
     ├── APIConnectionError            no usable answer: connection refused, reset, protocol error
     │   └── APITimeoutError           connect, read, write or pool timeout, or the overall deadline
     ├── CircuitOpenError              rejected by an open circuit breaker; no socket was opened
+    ├── ClientClosedError             the client was closed: nothing more is sent (also a RuntimeError)
+    ├── WrongEventLoopError           an async client used from another event loop than its own
     ├── APIResponseValidationError    the server answered 2xx with a body that breaks the contract
     │   └── ResponseTooLargeError     the body exceeded max_response_bytes (memory stays bounded)
     └── APIStatusError                the server answered with a non-2xx status
@@ -397,7 +399,7 @@ class BatchInterruptedError(APIError):
 
 
 # -- the client's own refusals (each in the hierarchy above: one line a class) -------------------
-__all__ += ["ClientClosedError", "CrossOriginRedirectError", "RedirectLoopError"]
+__all__ += ["ClientClosedError", "CrossOriginRedirectError", "RedirectLoopError", "WrongEventLoopError"]
 
 
 class ClientClosedError(APIError, RuntimeError):
@@ -434,3 +436,8 @@ class CrossOriginRedirectError(APIConnectionError):
     ) -> None:
         self.origin = origin
         super().__init__(message, operation=operation, request_id=request_id)
+
+
+class WrongEventLoopError(APIError, RuntimeError):
+    """An async client used from another event loop than its own (where it was created, else
+    first used): nothing was sent. Create one client per event loop (per ``asyncio.run``)."""

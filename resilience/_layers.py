@@ -46,6 +46,9 @@ _WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: request never reached the backend, so its breaker does not count it.
 _LOCAL_ERRORS: Final = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
+#: Marks a request as a probe (the health check's): the circuit breaker neither refuses nor records it.
+EXT_PROBE: Final = "resilience.probe"
+
 
 class Layer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """A layer over the next transport, used sync or async as its inner one is.
@@ -219,7 +222,8 @@ class GateTransport(Layer):
 
 class CircuitBreakerTransport(Layer):
     """Asks the breaker for each attempt; a rejection raises before any socket is opened.
-    The body is read before the outcome is recorded: a cut mid-body is a failure."""
+    The body is read before the outcome is recorded: a cut mid-body is a failure. A probe
+    (:data:`EXT_PROBE`) passes without asking and is not recorded."""
 
     __slots__ = ("_cache", "_registry")
 
@@ -240,7 +244,9 @@ class CircuitBreakerTransport(Layer):
         """The breakers this layer asks, one per origin (or per operation)."""
         return self._registry
 
-    def _before(self, request: httpx.Request) -> tuple[CircuitBreaker, Permit]:
+    def _before(self, request: httpx.Request) -> tuple[CircuitBreaker, Permit] | None:
+        if EXT_PROBE in request.extensions:
+            return None
         op = operation_of(request)
         op_id = op.operation_id if op is not None else None
         url = request.url

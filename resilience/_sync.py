@@ -15,7 +15,7 @@ from ._body import read_body_sync
 from ._config import ClientConfig
 from ._health import HealthReport
 from ._layers import refused_closed
-from ._operation import Operation
+from ._operation import EXT_OPERATION, Operation
 from ._pages import page_items, page_walk
 from ._stack import default_sync_transport
 from ._steps import Flow, drive_sync
@@ -62,8 +62,9 @@ class SyncAPIClient(_Core):
         self.close()
 
     def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
-        try:
-            response = self._http.send(request, auth=auth, stream=True)
+        op = request.extensions.get(EXT_OPERATION)
+        try:  # an operation that needs no credential is sent without one (auth=None: none)
+            response = self._http.send(request, auth=auth if op is None or op.requires_auth else None, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise
@@ -124,6 +125,8 @@ class SyncAPIClient(_Core):
         return run.result()
 
     def health_check(self) -> HealthReport:
-        """GET the health operation (falling back to a 1-item listing on 404); never raises
-        for an unreachable backend."""
+        """Is the backend up, and does it accept the credential? One quick attempt of the
+        health operation, then of a 1-item listing with the credential (the listing alone when
+        there is no health endpoint). Never raises: a :class:`~resilience.HealthReport`, truthy
+        only when both hold, whose ``reason`` says why not."""
         return self._run(self._health_flow())

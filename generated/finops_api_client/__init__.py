@@ -38,6 +38,7 @@ from resilience import (
     RetryPolicy,
     TokenProviderAuth,
     UnprocessableEntityError,
+    WrongEventLoopError,
 )
 
 from ._contract import GENERATOR, SPEC_SHA256
@@ -89,5 +90,6 @@ __all__ = (
     "RetryPolicy",
     "TokenProviderAuth",
     "UnprocessableEntityError",
+    "WrongEventLoopError",
     "__version__",
 )
