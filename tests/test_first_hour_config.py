@@ -104,10 +104,14 @@ async def test_a_local_error_never_counts_as_a_backend_failure(driver: Driver, l
     backend: the breaker stays closed after more than ``failure_threshold`` of them, and the
     health check still sees the healthy backend."""
 
+    failing = [True]
+
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/health":
             return httpx.Response(200, json={"status": "ok"})
-        raise local_error
+        if failing[0]:
+            raise local_error
+        return httpx.Response(200, json=page())
 
     threshold = 2
     async with driver.open(
@@ -123,6 +127,7 @@ async def test_a_local_error_never_counts_as_a_backend_failure(driver: Driver, l
         breaker = d.client.circuit_breaker
         assert breaker is not None
         assert breaker.state.value == "closed"
+        failing[0] = False  # the local mistake fixed: the backend was healthy all along
         report = await d.call("health_check")
     assert report.healthy, report
     assert report.circuit_breaker == "closed"
