@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # `make demo` needs the project and its run-time dependencies only; `make test` adds the dev extra on top.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo clean
+.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,5 +56,15 @@ bench-smoke: $(STAMP)
 demo: $(RUNTIME_STAMP)
 	$(PY) -m demo
 
+# Mutation testing, not part of `make test` (benchmarks/MUTATION.md): mutmut over the breaker,
+# retry, batch and redaction modules ([tool.mutmut] in pyproject.toml), each mutant run against
+# its own module's tests, then the score of each module. From scratch every time: mutmut keeps
+# earlier verdicts otherwise, even after the tests changed.
+MUTATION_JOBS ?= 2
+mutation: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	$(PY) -m benchmarks.mutation_report
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
