@@ -44,23 +44,25 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
-    BatchInterruptedError,
     CircuitOpenError,
-    ClientClosedError,
     ConfigurationError,
     ConflictError,
-    CrossOriginRedirectError,
     InsecureTransportError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
-    RedirectLoopError,
     RequestValidationError,
     ResponseTooLargeError,
     UnprocessableEntityError,
-    WrongEventLoopError,
     status_error_for,
+)
+from ._errors_client import (
+    BatchInterruptedError,
+    ClientClosedError,
+    CrossOriginRedirectError,
+    RedirectLoopError,
+    WrongEventLoopError,
 )
 from ._health import HealthReport
 from ._layers import (

@@ -16,7 +16,7 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
-from ._errors import WrongEventLoopError
+from ._errors_client import WrongEventLoopError
 from ._health import HealthReport, refused_report
 from ._layers import GateTransport, refused_closed
 from ._operation import EXT_OPERATION, Operation

@@ -25,7 +25,8 @@ from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
-from ._errors import APIError, CircuitOpenError, ClientClosedError, RedirectLoopError, RequestValidationError
+from ._errors import APIError, CircuitOpenError, RequestValidationError
+from ._errors_client import ClientClosedError, RedirectLoopError
 from ._health import HealthReport, health_flow
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot

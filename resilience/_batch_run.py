@@ -33,14 +33,8 @@ from ._batch import (
     rejections_in,
 )
 from ._call import call_record_of
-from ._errors import (
-    APIError,
-    BatchInterruptedError,
-    CircuitOpenError,
-    ConfigurationError,
-    RequestValidationError,
-    ResponseTooLargeError,
-)
+from ._errors import APIError, CircuitOpenError, ConfigurationError, RequestValidationError, ResponseTooLargeError
+from ._errors_client import BatchInterruptedError
 from ._operation import BatchSpec, Operation
 from ._response import build, decode
 from ._retry import is_testing

@@ -37,14 +37,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import httpx
 
 from ._redact import redact_headers, scrub_secrets
-
-if TYPE_CHECKING:
-    from ._batch import BatchResult
 
 __all__ = [
     "APIConnectionError",
@@ -54,7 +51,6 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
-    "BatchInterruptedError",
     "CircuitOpenError",
     "ConfigurationError",
     "ConflictError",
@@ -379,65 +375,3 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None, Any]:
         str(message)[:_MAX_SERVER_MESSAGE] if message is not None else None,
         err.get("details"),
     )
-
-
-class BatchInterruptedError(APIError):
-    """A batched call stopped before its end: an exception escaped it (from below, or from
-    the caller's ``progress`` callback; it is this error's ``__cause__``).
-
-    ``result`` is the partial :class:`~resilience.BatchResult`: chunks the server answered as
-    usual, the chunk that was on the wire as outcome unknown (with its key), chunks never sent
-    as not delivered (with their planned keys). Pass it back as ``resume=`` with the same items:
-    every chunk is re-sent under its key, so the server stores every item once. A
-    ``KeyboardInterrupt`` or ``CancelledError`` is re-raised as itself, with that ``result``
-    attached as its ``.result``.
-    """
-
-    def __init__(self, message: str, *, result: BatchResult | None = None) -> None:
-        self.result = result
-        super().__init__(message)
-
-
-# -- the client's own refusals (each in the hierarchy above: one line a class) -------------------
-__all__ += ["ClientClosedError", "CrossOriginRedirectError", "RedirectLoopError", "WrongEventLoopError"]
-
-
-class ClientClosedError(APIError, RuntimeError):
-    """The client was closed: nothing more is sent. Every later call raises this (also a
-    ``RuntimeError``, what httpx raised before); a call in flight ends with it or its answer."""
-
-    def __init__(
-        self,
-        message: str = "the client is closed",
-        *,
-        operation: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        self.operation = operation
-        self.request_id = request_id
-        super().__init__(_describe(message, operation, request_id))
-
-
-class RedirectLoopError(APIConnectionError):
-    """The server redirected more often than the client follows (``max_redirects``, 20): a loop."""
-
-
-class CrossOriginRedirectError(APIConnectionError):
-    """A write (POST, PUT, PATCH, DELETE) was redirected to another origin and not followed:
-    nothing was sent there. ``origin`` is where the redirect pointed (``scheme://host:port``)."""
-
-    def __init__(
-        self,
-        message: str = "a write was redirected to another origin",
-        *,
-        origin: str | None = None,
-        operation: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        self.origin = origin
-        super().__init__(message, operation=operation, request_id=request_id)
-
-
-class WrongEventLoopError(APIError, RuntimeError):
-    """An async client used from another event loop than its own (where it was created, else
-    first used): nothing was sent. Create one client per event loop (per ``asyncio.run``)."""

@@ -17,14 +17,8 @@ import attrs
 import httpx
 
 from ._call import correlate
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    ClientClosedError,
-    ConfigurationError,
-    RedirectLoopError,
-)
+from ._errors import APIConnectionError, APIError, APIResponseValidationError, ConfigurationError
+from ._errors_client import ClientClosedError, RedirectLoopError
 from ._layers import EXT_PROBE
 from ._operation import Operation
 from ._response import status_error

@@ -23,7 +23,8 @@ from ._breaker import CircuitBreaker
 from ._breaker_config import Outcome, Permit, classify_status
 from ._breaker_registry import BreakerRegistry
 from ._call import CallContext, call_flow, call_record_of
-from ._errors import APIError, ClientClosedError, CrossOriginRedirectError
+from ._errors import APIError
+from ._errors_client import ClientClosedError, CrossOriginRedirectError
 from ._metrics import MetricsRecorder
 from ._operation import operation_of
 from ._redact import SECRET_KEY_PATTERN, redact_body, redact_headers
