@@ -72,6 +72,8 @@ class AsyncAPIClient(_Core):
         await self._http.aclose()
 
     async def aclose(self) -> None:
+        """Close the client (the same as :meth:`close`): nothing is sent after, and later
+        calls raise ``ClientClosedError``."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

@@ -79,6 +79,7 @@ class AuthScheme(httpx.Auth):
         raise NotImplementedError
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Refuse plain http to a non-loopback host (unless allowed), set the credential header, send once."""
         self._check_transport(request)
         self._apply(request)
         yield request
@@ -199,6 +200,7 @@ class TokenProviderAuth(AuthScheme):
         return self._store(fresh)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send with the cached token; on a 401 ask the provider for a fresh one and replay once."""
         self._check_transport(request)
         token = self._refresh(None)
         request.headers["Authorization"] = f"Bearer {token}"
@@ -209,6 +211,7 @@ class TokenProviderAuth(AuthScheme):
             yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """As :meth:`auth_flow`, awaiting a coroutine provider."""
         self._check_transport(request)
         token = await self._refresh_async(None)
         request.headers["Authorization"] = f"Bearer {token}"
@@ -236,9 +239,11 @@ class SwitchableAuth(httpx.Auth):
 
     @property
     def current(self) -> httpx.Auth | None:
+        """The auth the next call reads (``None``: no credential)."""
         return self._current
 
     def set(self, auth: httpx.Auth | None) -> None:
+        """Switch to ``auth`` for the next calls; calls in flight keep theirs."""
         with self._lock:
             # Widen before switching: a request in flight may still carry the old auth's header.
             self._sensitive = self._sensitive | _header_names(auth)
@@ -265,9 +270,11 @@ class SwitchableAuth(httpx.Auth):
         return PinnedAuth(self._current)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """The current auth's flow, read once for this request."""
         return PinnedAuth(self._current).sync_auth_flow(request)
 
     def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The current auth's async flow, read once for this request."""
         return PinnedAuth(self._current).async_auth_flow(request)
 
     def __repr__(self) -> str:
@@ -299,6 +306,7 @@ class PinnedAuth(httpx.Auth):
         self._checked = checked
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Apply the held auth to one request (and its replays), on the sync client."""
         auth = self._auth
         if _applied_inline(auth, request, self._checked):
             yield request
@@ -307,6 +315,7 @@ class PinnedAuth(httpx.Auth):
         yield from auth.sync_auth_flow(request)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Apply the held auth to one request (and its replays), on the async client."""
         auth = self._auth
         if _applied_inline(auth, request, self._checked):
             yield request

@@ -107,14 +107,17 @@ class _Core:
 
     @property
     def base_url(self) -> str:
+        """The API's root URL, as configured."""
         return str(self._base_url)
 
     @property
     def dry_run(self) -> bool:
+        """Whether writes are validated and described instead of sent."""
         return bool(self._config.dry_run)
 
     @property
     def auth(self) -> httpx.Auth | None:
+        """The auth object the next call uses (``None``: no credential)."""
         return self._stack.auth.current
 
     @property
@@ -127,10 +130,12 @@ class _Core:
 
     @property
     def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force (``max_retries`` applied over the policy's own)."""
         return self._stack.policy
 
     @property
     def metrics(self) -> MetricsRecorder | None:
+        """The metrics recorder, ``None`` when performance monitoring is off."""
         return self._stack.metrics
 
     def set_authentication(
@@ -175,10 +180,12 @@ class _Core:
         }
 
     def get_metrics_snapshot(self) -> MetricsSnapshot | None:
+        """An immutable copy of every metric now, ``None`` when monitoring is off."""
         m = self._stack.metrics
         return m.snapshot() if m is not None else None
 
     def reset_performance_metrics(self) -> None:
+        """Zero every counter and histogram (nothing happens when monitoring is off)."""
         if self._stack.metrics is not None:
             self._stack.metrics.reset()
 

@@ -147,10 +147,12 @@ class CircuitBreaker:
 
     @property
     def name(self) -> str:
+        """The breaker's key, as in logs and metrics (its origin, or origin and operation)."""
         return self._name
 
     @property
     def config(self) -> CircuitBreakerConfig:
+        """The breaker's thresholds and timeouts."""
         return self._config
 
     @property
@@ -352,10 +354,12 @@ class CircuitBreaker:
     # observation ------------------------------------------------------------------------------
 
     def add_listener(self, listener: BreakerListener) -> None:
+        """Tell ``listener`` of every later transition, once each, outside the lock."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
 
     def snapshot(self) -> BreakerSnapshot:
+        """State, counts and timings now, as one immutable value."""
         with self._lock:
             state = self._state
             retry_in: float | None = None

@@ -188,6 +188,7 @@ class BreakerSnapshot:
     probes_out: int = 0
 
     def as_dict(self) -> dict[str, object]:
+        """The snapshot as a plain dict (the old client's form)."""
         data = attrs.asdict(self, recurse=False)
         data["state"] = self.state.value
         return data

@@ -37,6 +37,7 @@ class BreakerRegistry:
 
     @property
     def config(self) -> CircuitBreakerConfig:
+        """The configuration every breaker of this registry is built with."""
         return self._config
 
     @property
@@ -45,11 +46,13 @@ class BreakerRegistry:
         return self._forced
 
     def key_for(self, origin: str, operation: str | None) -> str:
+        """The breaker key of an origin and operation: the origin, or ``origin operation`` in per-operation scope."""
         if self._config.scope == "origin" or operation is None:
             return origin
         return f"{origin} {operation}"
 
     def get(self, key: str) -> CircuitBreaker:
+        """The breaker of ``key``, made on first use (exactly one per key, across threads)."""
         breaker = self._breakers.get(key)
         if breaker is None:
             with self._lock:
@@ -127,6 +130,7 @@ class CircuitBreakerControl:
 
     @property
     def state(self) -> CircuitState:
+        """The state of the client's breaker (per-operation scope: the most open of them)."""
         if not self._per_operation:
             return self.breaker.state
         if self._registry.forced_open:
@@ -135,18 +139,21 @@ class CircuitBreakerControl:
         return max(states, key=self._SEVERITY.__getitem__)
 
     def force_open(self) -> None:
+        """Refuse every call until :meth:`reset` (per-operation scope: operations not called yet too)."""
         if self._per_operation:
             self._registry.force_open_all()
         else:
             self.breaker.force_open()
 
     def reset(self) -> None:
+        """Back to closed with cleared counts (every breaker, in per-operation scope)."""
         if self._per_operation:
             self._registry.reset_all()
         else:
             self.breaker.reset()
 
     def snapshot(self) -> dict[str, object]:
+        """The breaker's snapshot as a dict (per-operation scope: totals and each breaker's)."""
         if not self._per_operation:
             return self.breaker.snapshot().as_dict()
         per_op = {key: b.snapshot().as_dict() for key, b in sorted(self._registry.breakers().items())}

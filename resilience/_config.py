@@ -273,6 +273,7 @@ class ClientConfig:
         return policy
 
     def retry_budget_in_force(self) -> RetryBudget | None:
+        """The retry budget: a fresh default one for ``True``, none for ``False``/``None``, else the one given."""
         if self.retry_budget is True:
             return RetryBudget(clock=self.clock)
         if self.retry_budget is False or self.retry_budget is None:

@@ -67,5 +67,6 @@ class PrometheusHook:
         self.retries.labels(self._op(event.operation, event.key), reason).inc()
 
     def on_breaker_transition(self, event: object) -> None:
+        """Set the breaker state gauge and count the transition."""
         if isinstance(event, BreakerTransition):
             self.transitions.labels(event.breaker, event.new_state.value).inc()

@@ -103,6 +103,7 @@ class RetryPolicy:
         return tenacity.wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max)
 
     def is_retryable_status(self, status: int) -> bool:
+        """Whether an answer with this status is retried (408, 429 and 5xx by default)."""
         return status in self.retry_statuses
 
     @staticmethod
