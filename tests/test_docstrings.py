@@ -45,7 +45,8 @@ def _doc(obj: Any) -> str | None:
         return obj.fget.__doc__ if obj.fget is not None else None
     if isinstance(obj, staticmethod | classmethod):
         return obj.__func__.__doc__
-    return obj.__doc__
+    doc: str | None = obj.__doc__
+    return doc
 
 
 def test_the_walk_covers_the_api() -> None:
