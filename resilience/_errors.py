@@ -112,7 +112,22 @@ class RequestValidationError(APIError, ValueError):
         super().__init__(prefix + message)
 
 
-class APIConnectionError(APIError):
+class _CallError(APIError):
+    """An error of one call: the message names its operation and request id."""
+
+    def __init__(
+        self,
+        message: str = "call failed",
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.request_id = request_id
+        super().__init__(_describe(message, operation, request_id))
+
+
+class APIConnectionError(_CallError):
     """The request got no usable answer (refused, reset, closed mid-response, protocol error)."""
 
     def __init__(
@@ -122,9 +137,7 @@ class APIConnectionError(APIError):
         operation: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        self.operation = operation
-        self.request_id = request_id
-        super().__init__(_describe(message, operation, request_id))
+        super().__init__(message, operation=operation, request_id=request_id)
 
 
 class APITimeoutError(APIConnectionError):

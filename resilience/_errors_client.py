@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import APIConnectionError, APIError, _describe
+from ._errors import APIConnectionError, APIError, _CallError
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
@@ -36,7 +36,7 @@ class BatchInterruptedError(APIError):
         super().__init__(message)
 
 
-class ClientClosedError(APIError, RuntimeError):
+class ClientClosedError(_CallError, RuntimeError):
     """The client was closed: nothing more is sent. Every later call raises this (also a
     ``RuntimeError``, what httpx raised before); a call in flight ends with it or its answer."""
 
@@ -47,9 +47,7 @@ class ClientClosedError(APIError, RuntimeError):
         operation: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        self.operation = operation
-        self.request_id = request_id
-        super().__init__(_describe(message, operation, request_id))
+        super().__init__(message, operation=operation, request_id=request_id)
 
 
 class RedirectLoopError(APIConnectionError):
