@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.support import MODES, Driver, FakeTime
 
@@ -35,3 +36,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's FINOPS_* settings."""
     for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_AUTH_TYPE", "FINOPS_DRY_RUN"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def other_origin() -> Iterator[HTTPServer]:
+    """A second loopback server: another port is another origin (redirect and credential tests)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import re
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -334,18 +334,6 @@ async def test_a_403_without_a_credential_says_how_to_give_one(driver: Driver, h
             await d.call("get_resources")
     assert "no credential" in str(info.value)
     assert "FINOPS_API_KEY" in str(info.value)
-
-
-@pytest.fixture
-def other_origin() -> Iterator[HTTPServer]:
-    """A second loopback server: another port is another origin."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 async def test_a_401_from_another_origin_says_the_credential_was_withheld(

@@ -70,18 +70,6 @@ def base(server: HTTPServer) -> str:
     return server.url_for("/").rstrip("/")
 
 
-@pytest.fixture
-def other_origin() -> Iterator[HTTPServer]:
-    """A second loopback server: another port is another origin."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
-
-
 # --------------------------------------------------------------------------- 8. user credential headers
 
 

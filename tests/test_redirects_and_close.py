@@ -155,18 +155,6 @@ def json_body(data: Any) -> tuple[dict[str, str], bytes]:
 
 
 @pytest.fixture
-def other_origin() -> Iterator[HTTPServer]:
-    """Another origin (another port on loopback) that would accept anything."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
-
-
-@pytest.fixture
 def home() -> Iterator[HTTPServer]:
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
