@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.support import MODES, Driver, FakeTime
+from tests.support import MODES, Driver, FakeTime, loopback_server
 
 
 @pytest.fixture
@@ -41,10 +41,5 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def other_origin() -> Iterator[HTTPServer]:
     """A second loopback server: another port is another origin (redirect and credential tests)."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
+    with loopback_server() as server:
         yield server
-    finally:
-        server.clear()
-        server.stop()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -290,3 +291,15 @@ def page(items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
 
 def base(httpserver: HTTPServer) -> str:
     return f"http://{httpserver.host}:{httpserver.port}"
+
+
+@contextlib.contextmanager
+def loopback_server() -> Iterator[HTTPServer]:
+    """A pytest-httpserver on a free loopback port, stopped on exit (another port: another origin)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()

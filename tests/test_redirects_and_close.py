@@ -36,7 +36,7 @@ from resilience import (
     default_async_transport,
 )
 from resilience._stack import ResilienceStack
-from tests.support import Driver, page, resource, resource_id, resources
+from tests.support import Driver, loopback_server, page, resource, resource_id, resources
 
 API_KEY = "redirect-key-5c1e"
 INGESTED_2 = {"success": True, "accepted": 2, "rejected": [], "timestamp": "2025-01-15T08:00:00Z"}
@@ -156,13 +156,8 @@ def json_body(data: Any) -> tuple[dict[str, str], bytes]:
 
 @pytest.fixture
 def home() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
+    with loopback_server() as server:
         yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def origin_of(server: HTTPServer) -> str:
