@@ -77,6 +77,19 @@ from ._layers import (
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
 from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
+from ._outbox import (
+    DeadLetter,
+    NewChunk,
+    Outbox,
+    OutboxError,
+    OutboxFullError,
+    OutboxStats,
+    OutboxUnusableError,
+    ReplayReport,
+    StoredChunk,
+)
+from ._outbox_replay import AsyncClientOutbox, ClientOutbox
+from ._outbox_sqlite import SQLiteOutbox
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._response import no_body
@@ -114,6 +127,7 @@ __all__ = [
     "AiohttpTransport",
     "ApiKeyAuth",
     "AsyncAPIClient",
+    "AsyncClientOutbox",
     "AuthScheme",
     "AuthType",
     "AuthenticationError",
@@ -138,12 +152,14 @@ __all__ = [
     "CircuitState",
     "ClientClosedError",
     "ClientConfig",
+    "ClientOutbox",
     "ConfigurationError",
     "ConflictError",
     "ContractOperation",
     "ContractViolation",
     "CredentialGuardTransport",
     "CrossOriginRedirectError",
+    "DeadLetter",
     "DryRun",
     "GateTransport",
     "HealthReport",
@@ -154,10 +170,16 @@ __all__ = [
     "MetricsHook",
     "MetricsRecorder",
     "MetricsSnapshot",
+    "NewChunk",
     "NotFoundError",
     "OpenAPIContract",
     "Operation",
     "OperationMetrics",
+    "Outbox",
+    "OutboxError",
+    "OutboxFullError",
+    "OutboxStats",
+    "OutboxUnusableError",
     "Outcome",
     "PageSpec",
     "PermissionDeniedError",
@@ -168,6 +190,7 @@ __all__ = [
     "RateLimitError",
     "RedirectLoopError",
     "RejectedItem",
+    "ReplayReport",
     "RequestEnd",
     "RequestRefused",
     "RequestStart",
@@ -178,6 +201,8 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "RetryTransport",
+    "SQLiteOutbox",
+    "StoredChunk",
     "SwitchableAuth",
     "SyncAPIClient",
     "TokenProviderAuth",

@@ -20,6 +20,7 @@ from ._errors_client import WrongEventLoopError
 from ._health import HealthReport, refused_report
 from ._layers import GateTransport, refused_closed
 from ._operation import EXT_OPERATION, Operation
+from ._outbox_replay import AsyncClientOutbox
 from ._pages import page_items, page_walk
 from ._stack import default_async_transport
 from ._steps import Flow, drive_async
@@ -41,6 +42,7 @@ class AsyncAPIClient(_Core):
     """
 
     _http: httpx.AsyncClient
+    _OUTBOX_CONTROL = AsyncClientOutbox
 
     def __init__(
         self,
@@ -62,6 +64,13 @@ class AsyncAPIClient(_Core):
         weakref.finalize(self, _collected, self._gate, inner, name)
 
     @property
+    def outbox(self) -> AsyncClientOutbox | None:
+        """The durable outbox (``outbox=``): ``replay()``, ``stats()``, ``dead_letters()``,
+        ``requeue()``, ``purge()``; ``None`` without one."""
+        assert self._outbox is None or isinstance(self._outbox, AsyncClientOutbox)
+        return self._outbox
+
+    @property
     def httpx_client(self) -> httpx.AsyncClient:
         """The underlying httpx client (its requests skip the per-call procedure)."""
         return self._http
@@ -70,11 +79,15 @@ class AsyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         await self._http.aclose()
+        if self._outbox is not None:
+            self._outbox.close()
 
     async def aclose(self) -> None:
         """Close the client (the same as :meth:`close`): nothing is sent after, and later
         calls raise ``ClientClosedError``."""
         await self._http.aclose()
+        if self._outbox is not None:
+            self._outbox.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -195,6 +208,9 @@ class AsyncAPIClient(_Core):
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            if self._outbox is not None:
+                self._outbox.publish()
         if failures:
             first = failures[0]
             error = run.interrupted(first)

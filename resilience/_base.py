@@ -31,6 +31,7 @@ from ._health import HealthReport, health_flow
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
+from ._outbox_replay import AsyncClientOutbox, ClientOutbox, open_outbox, record_run
 from ._redact import SECRET_KEY_PATTERN, redact_body
 from ._response import build, credential_note, decode, status_error, transport_error
 from ._retry import RetryPolicy
@@ -58,9 +59,15 @@ class _Core:
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = None
     #: The generated package's "argument not given" sentinel: such arguments are not checked.
     _UNSET: ClassVar[object] = None
+    #: Set by the generated subclass: every operation by id (what an outbox replay looks up).
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = {}
+    _OUTBOX_CONTROL: ClassVar[type[ClientOutbox | AsyncClientOutbox]] = ClientOutbox
 
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
+        store = open_outbox(config.outbox, config.wall_clock)  # a bad outbox: refused first
+        owned = store is not config.outbox
+        self._outbox = None if store is None else self._OUTBOX_CONTROL(self, store, owned=owned)
         self._base_url = check_base_url(config.base_url)
         self._home_origin = f"{self._base_url.scheme}://{self._base_url.netloc.decode('ascii')}"
         self._plain_http = self._base_url.scheme == "http"
@@ -182,7 +189,9 @@ class _Core:
     def get_metrics_snapshot(self) -> MetricsSnapshot | None:
         """An immutable copy of every metric now, ``None`` when monitoring is off."""
         m = self._stack.metrics
-        return m.snapshot() if m is not None else None
+        if m is None:
+            return None
+        return m.snapshot(None if self._outbox is None else self._outbox.stats())
 
     def reset_performance_metrics(self) -> None:
         """Zero every counter and histogram (nothing happens when monitoring is off)."""
@@ -384,7 +393,7 @@ class _Core:
         if self.dry_run:
             report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
             return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
-        return BatchRun(
+        run = BatchRun(
             self,
             op,
             data,
@@ -395,6 +404,9 @@ class _Core:
             progress=progress,
             wait_for_recovery=wait_for_recovery,
         )
+        if self._outbox is not None:  # recorded before the first chunk is sent (or refused: full)
+            record_run(run, self._outbox.store, self._outbox.owner)
+        return run
 
     def _health_flow(self) -> Flow[HealthReport]:
         return health_flow(self)

@@ -3,8 +3,8 @@
 :class:`ClientConfig` is the single list of client options: codegen writes the generated
 clients' constructors from its fields (so ``help(FinOpsClient)`` shows every option with its
 default and there is no second list to keep in sync). ``from_env`` fills the options the
-caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``
-and ``<PREFIX>_DRY_RUN``; a bad value names the variable it came from.
+caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``,
+``<PREFIX>_DRY_RUN`` and ``<PREFIX>_OUTBOX``; a bad value names the variable it came from.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ._breaker_config import CircuitBreakerConfig
 from ._credentials import AuthType, auth_type_named, check_credential, check_text_secret
 from ._errors import ConfigurationError
 from ._metrics_events import MetricsHook
+from ._outbox import Outbox
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
 
@@ -218,6 +219,16 @@ class ClientConfig:
         default=time.time, repr=False, metadata=_doc("epoch seconds, for Retry-After dates", "time.time")
     )
 
+    outbox: str | os.PathLike[str] | Outbox | None = attrs.field(
+        default=None,
+        validator=_instance((str, os.PathLike, Outbox)),
+        metadata=_doc(
+            "a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are "
+            "sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none",
+            arg_type="str | os.PathLike[str] | Outbox | None",
+        ),
+    )
+
     def __attrs_post_init__(self) -> None:
         if self.auth is not None and self.api_key is not None:
             raise ConfigurationError("pass either auth or api_key, not both")
@@ -243,8 +254,8 @@ class ClientConfig:
         **given: Any,
     ) -> ClientConfig:
         """A config from ``given``, where the options left ``None`` that the environment
-        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY``, ``<prefix>_AUTH_TYPE`` and
-        ``<prefix>_DRY_RUN``. A bad value read there is refused naming its variable."""
+        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY``, ``<prefix>_AUTH_TYPE``,
+        ``<prefix>_DRY_RUN`` and ``<prefix>_OUTBOX``. A bad value read there is refused naming its variable."""
         env = os.environ if environ is None else environ
         options = dict(given)
         if options.get("base_url") is None:
@@ -263,6 +274,8 @@ class ClientConfig:
         if options.get("dry_run") is None:
             raw = env.get(f"{prefix}_DRY_RUN")
             options["dry_run"] = env_flag(f"{prefix}_DRY_RUN", raw) if raw is not None else False
+        if options.get("outbox") is None:
+            options["outbox"] = env.get(f"{prefix}_OUTBOX") or None
         return cls(**options)
 
     def retry_policy_in_force(self) -> RetryPolicy:

@@ -16,6 +16,7 @@ from ._config import ClientConfig
 from ._health import HealthReport
 from ._layers import refused_closed
 from ._operation import EXT_OPERATION, Operation
+from ._outbox_replay import ClientOutbox
 from ._pages import page_items, page_walk
 from ._stack import default_sync_transport
 from ._steps import Flow, drive_sync
@@ -33,6 +34,7 @@ class SyncAPIClient(_Core):
     """
 
     _http: httpx.Client
+    _OUTBOX_CONTROL = ClientOutbox
 
     def __init__(
         self,
@@ -46,6 +48,13 @@ class SyncAPIClient(_Core):
         self._http = self._install(httpx.Client, transport or default_sync_transport(verify=config.verify))
 
     @property
+    def outbox(self) -> ClientOutbox | None:
+        """The durable outbox (``outbox=``): ``replay()``, ``stats()``, ``dead_letters()``,
+        ``requeue()``, ``purge()``; ``None`` without one."""
+        assert self._outbox is None or isinstance(self._outbox, ClientOutbox)
+        return self._outbox
+
+    @property
     def httpx_client(self) -> httpx.Client:
         """The underlying httpx client (its requests skip the per-call procedure)."""
         return self._http
@@ -54,6 +63,8 @@ class SyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         self._http.close()
+        if self._outbox is not None:
+            self._outbox.close()
 
     def __enter__(self) -> Self:
         return self
@@ -122,6 +133,9 @@ class SyncAPIClient(_Core):
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            if self._outbox is not None:
+                self._outbox.publish()
         return run.result()
 
     def health_check(self) -> HealthReport:

@@ -5,6 +5,7 @@ resilient base class (auth, retries, circuit breaker, metrics, validation, batch
 """
 
 import asyncio
+import os
 import ssl
 import sys
 import time
@@ -32,6 +33,7 @@ from resilience import (
     DryRun,
     MetricsHook,
     Operation,
+    Outbox,
     ProgressCallback,
     RetryBudget,
     RetryPolicy,
@@ -82,7 +84,7 @@ class FinOpsClient(SyncAPIClient):
     """Sync client for the FinOps API; thread-safe, one per process is enough.
 
     Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE`` and ``FINOPS_DRY_RUN``;
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN`` and ``FINOPS_OUTBOX``;
     a bad value there is refused naming its variable. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
@@ -108,6 +110,7 @@ class FinOpsClient(SyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``sleep``: what waits, in seconds.
     """
 
@@ -115,6 +118,7 @@ class FinOpsClient(SyncAPIClient):
     _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = OPERATIONS
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
         (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
@@ -146,6 +150,7 @@ class FinOpsClient(SyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -175,6 +180,7 @@ class FinOpsClient(SyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            outbox=outbox,
         )
         super().__init__(config, transport=transport, sleep=sleep)
 
@@ -551,7 +557,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     """Async client for the FinOps API; share one per event loop.
 
     Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE`` and ``FINOPS_DRY_RUN``;
+    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN`` and ``FINOPS_OUTBOX``;
     a bad value there is refused naming its variable. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
@@ -577,6 +583,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``asleep``: what waits, in seconds.
     """
 
@@ -584,6 +591,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = OPERATIONS
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
         (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
@@ -615,6 +623,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -644,6 +653,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            outbox=outbox,
         )
         super().__init__(config, transport=transport, asleep=asleep)
 
