@@ -96,7 +96,8 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
     it, a refusal for good dead-letters it, anything else leaves it pending (one attempt
     more) when the pass ends; an open circuit ends the pass."""
     ops = client._OPERATIONS
-    accepted = items_ok = items_rejected = dead = items_dead = 0
+    dead_before = {d.key for d in store.dead_letters()}
+    accepted = items_ok = items_rejected = 0
     failed: list[tuple[str, str | None]] = []  # released when the pass ends: not claimed twice
     stop = False
     try:
@@ -111,7 +112,6 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
                 op = ops.get(chunk.operation)
                 if op is None or op.batch is None:
                     store.dead_letter(chunk.key, f"unknown batch operation {chunk.operation!r}")
-                    dead, items_dead = dead + 1, items_dead + chunk.items
                     continue
                 run, plan = _stored_run(client, op, chunk)
                 try:
@@ -127,7 +127,6 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
                     items_rejected += len(outcome.rejected)
                 elif poison is not None:
                     store.dead_letter(chunk.key, poison)
-                    dead, items_dead = dead + 1, items_dead + chunk.items
                 elif isinstance(outcome.error, CircuitOpenError):
                     failed.append((chunk.key, None))
                     stop = True
@@ -137,7 +136,9 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
         for key, why in failed:
             store.release(key, why)
     stats = store.stats()
-    return ReplayReport(accepted, items_ok, items_rejected, dead, items_dead, stats.pending_chunks, stats.pending_items)
+    dead = [d for d in store.dead_letters() if d.key not in dead_before]  # refused, failed, or expired
+    pending = stats.pending_chunks, stats.pending_items
+    return ReplayReport(accepted, items_ok, items_rejected, len(dead), sum(d.items for d in dead), *pending)
 
 
 class _OutboxControl:

@@ -12,6 +12,7 @@ from typing import Any
 from ._breaker_config import BreakerTransition
 from ._errors import ConfigurationError
 from ._metrics_events import RequestEnd, RequestStart, RetryEvent
+from ._outbox import OutboxStats
 
 __all__ = ["PrometheusHook"]
 
@@ -21,8 +22,10 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 class PrometheusHook:
     """``FinOpsClient(..., metrics_hooks=[PrometheusHook()])`` exports, under ``namespace``:
     ``<ns>_requests_total{operation,method,outcome}``, ``<ns>_request_duration_seconds{operation}``,
-    ``<ns>_requests_in_flight{operation}``, ``<ns>_retries_total{operation,reason}`` and
-    ``<ns>_breaker_transitions_total{breaker,to}``."""
+    ``<ns>_requests_in_flight{operation}``, ``<ns>_retries_total{operation,reason}``,
+    ``<ns>_breaker_transitions_total{breaker,to}`` and, with an outbox, the gauges
+    ``<ns>_outbox_pending_chunks``, ``_pending_items``, ``_dead_letters``, ``_bytes`` and
+    ``_oldest_age_seconds``."""
 
     def __init__(self, registry: Any = None, *, namespace: str = "finops_sdk") -> None:
         try:
@@ -45,6 +48,7 @@ class PrometheusHook:
         self.transitions = prom.Counter(
             "breaker_transitions", "Circuit breaker transitions by new state", ["breaker", "to"], **kw
         )
+        self.outbox = {name: prom.Gauge(name, f"The outbox: {name[7:]}", **kw) for name in OutboxStats().gauges()}
 
     @staticmethod
     def _op(operation: str | None, key: str) -> str:
@@ -70,3 +74,8 @@ class PrometheusHook:
         """Set the breaker state gauge and count the transition."""
         if isinstance(event, BreakerTransition):
             self.transitions.labels(event.breaker, event.new_state.value).inc()
+
+    def on_outbox_stats(self, stats: OutboxStats) -> None:
+        """Set the outbox gauges (after each batch call and replay)."""
+        for name, value in stats.gauges().items():
+            self.outbox[name].set(value)
