@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClientOutbox", "ClientOutbox"]
 
-#: 4xx answers that may pass: a timeout, a key still in progress, too early, too many requests.
-_PASSING_4XX = frozenset({408, 409, 425, 429})
+#: 4xx answers that may pass: a timeout, a key still in progress, too early, too many requests,
+#: a proxy's "client closed the request".
+_PASSING_4XX = frozenset({408, 409, 425, 429, 499})
 _CLAIM = 32  # chunks leased at a time by a replay
 
 

@@ -228,3 +228,17 @@ async def test_outbox_figures_in_the_snapshot_and_prometheus(driver: Driver, tmp
     assert registry.get_sample_value("t_outbox_pending_chunks") == 2
     assert registry.get_sample_value("t_outbox_pending_items") == 700
     assert registry.get_sample_value("t_outbox_bytes") == snap.outbox.bytes
+
+
+async def test_passing_4xx_answers_leave_the_chunk_pending(driver: Driver, tmp_path: Path) -> None:
+    """A 429, 409 or a proxy's 499 is no refusal for good: found by the crash test, where a
+    499 dead-lettered (lost) a chunk the server never stored."""
+    server = Server()
+    server.answer = status(503)
+    open_client(driver, tmp_path, server)
+    await driver.post_resources(resources(30), chunk_size=10)
+    answers = iter([status(499), status(429), status(409)])
+    server.answer = lambda r: next(answers)(r)
+    report = await replay(driver)
+    assert (report.chunks_dead, report.chunks_pending) == (0, 3)
+    assert outbox_call(driver, "dead_letters")() == []
