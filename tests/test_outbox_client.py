@@ -5,6 +5,7 @@ bad outbox input when the client is built, and the figures in metrics and Promet
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import prometheus_client as prom
 import pytest
 from finops_api_client import AsyncFinOpsClient, FinOpsClient
 
+from reference_backend import ReferenceBackend
 from resilience import (
     ConfigurationError,
     OutboxFullError,
@@ -242,3 +244,20 @@ async def test_passing_4xx_answers_leave_the_chunk_pending(driver: Driver, tmp_p
     report = await replay(driver)
     assert (report.chunks_dead, report.chunks_pending) == (0, 3)
     assert outbox_call(driver, "dead_letters")() == []
+
+
+def test_the_readme_cron_job_runs(tmp_path: Path) -> None:
+    """The README's outbox example, against the reference backend: replay, push, done."""
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    example = next(b for b in blocks if "outbox=" in b)
+    with ReferenceBackend(api_key="readme-key", require_auth=True) as backend:
+        code = (
+            example.replace('"https://finops.example.com"', repr(backend.url))
+            .replace('api_key="..."', 'api_key="readme-key"')
+            .replace('"/var/lib/finops/outbox.db"', repr(str(tmp_path / "outbox.db")))
+        )
+        namespace: dict[str, object] = {"load_resources": lambda: resources(1200)}
+        exec(compile(code, "README.md", "exec"), namespace)
+        assert len(backend.stored_ids("resources")) == 1200
+    assert SQLiteOutbox(tmp_path / "outbox.db").stats().pending_chunks == 0
