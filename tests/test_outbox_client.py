@@ -18,6 +18,7 @@ from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from reference_backend import ReferenceBackend
 from resilience import (
     ConfigurationError,
+    NewChunk,
     OutboxFullError,
     OutboxUnusableError,
     PrometheusHook,
@@ -261,3 +262,51 @@ def test_the_readme_cron_job_runs(tmp_path: Path) -> None:
         exec(compile(code, "README.md", "exec"), namespace)
         assert len(backend.stored_ids("resources")) == 1200
     assert SQLiteOutbox(tmp_path / "outbox.db").stats().pending_chunks == 0
+
+
+def test_two_clients_replaying_one_outbox_never_send_a_chunk_twice(tmp_path: Path) -> None:
+    """Two threads, each its own client and SQLite connection on one file, replay at once."""
+    import threading
+
+    path = tmp_path / "shared.db"
+    failing = Server()
+    failing.answer = status(503)
+    with FinOpsClient("http://127.0.0.1:1", transport=httpx.MockTransport(failing), max_retries=0, outbox=path) as c:
+        c.post_resources(resources(4000), chunk_size=50)  # 80 chunks pending
+    sent: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(2)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        with lock:
+            sent.append(request.headers["idempotency-key"])
+        return ok(request)
+
+    def replayer() -> None:
+        with FinOpsClient("http://127.0.0.1:1", transport=httpx.MockTransport(answer), outbox=path) as client:
+            assert client.outbox is not None
+            start.wait()
+            client.outbox.replay()
+
+    threads = [threading.Thread(target=replayer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sent) == 80
+    assert len(set(sent)) == 80
+    assert SQLiteOutbox(path).stats().pending_chunks == 0
+
+
+async def test_a_dead_process_lease_is_waited_out(driver: Driver, tmp_path: Path, ft: FakeTime) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db", lease=60, wall_clock=ft.wall)
+    body = json.dumps(resources(5)).encode()
+    store.record([NewChunk("k-dead", "post_resources", "/api/resources", body, 5)], "a process that died")
+    server = Server()
+    open_client(driver, tmp_path, server, outbox=store)
+    assert (await replay(driver)).chunks_pending == 1  # still leased: not sent
+    assert server.posts == []
+    ft.advance(61)
+    assert (await replay(driver)).items_accepted == 5
+    assert server.posts == [("k-dead", body)]
+    store.close()
