@@ -117,8 +117,9 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
                 run, plan = _stored_run(client, op, chunk)
                 try:
                     yield from run.chunk_flow(plan)
-                except BaseException:
+                except BaseException:  # the rest of this claim is released unsent, not left leased
                     failed.append((chunk.key, "interrupted"))
+                    failed.extend((c.key, None) for c in claimed[i + 1 :])
                     raise
                 outcome = run.outcomes[-1]
                 poison = _poison(outcome)

@@ -310,3 +310,26 @@ async def test_a_dead_process_lease_is_waited_out(driver: Driver, tmp_path: Path
     assert (await replay(driver)).items_accepted == 5
     assert server.posts == [("k-dead", body)]
     store.close()
+
+
+def test_an_interrupted_replay_leaves_nothing_leased(tmp_path: Path) -> None:
+    """Ctrl-C during a replay: the chunk on the wire and the rest of the claim are pending at
+    once (no lease to wait out), the one on the wire counted as an attempt."""
+    path = tmp_path / "o.db"
+    failing = Server()
+    failing.answer = status(503)
+    with FinOpsClient("http://127.0.0.1:1", transport=httpx.MockTransport(failing), max_retries=0, outbox=path) as c:
+        c.post_resources(resources(50), chunk_size=10)  # 5 chunks pending, 1 attempt each
+
+    def interrupt(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    with FinOpsClient("http://127.0.0.1:1", transport=httpx.MockTransport(interrupt), outbox=path) as client:
+        assert client.outbox is not None
+        with pytest.raises(KeyboardInterrupt):
+            client.outbox.replay()
+        again = SQLiteOutbox(path)
+        claimed = again.claim("someone else", 10)
+        assert len(claimed) == 5
+        assert sorted(c.attempts for c in claimed) == [1, 1, 1, 1, 2]
+        again.close()
