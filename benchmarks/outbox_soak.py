@@ -1,6 +1,7 @@
-"""The outbox soak (``make outbox-soak``, not in CI): the crash test's jobs killed at 1,000
-seeded moments per client (sync and async), then the figures: kill moments, items, lost,
-stored twice. ``python -m benchmarks.outbox_soak --moments N`` runs fewer."""
+"""The outbox soak (``make outbox-soak``, not in CI): the crash test at 1,000 kill moments.
+
+The crash test's jobs, killed at 1,000 seeded moments per client (sync and async), then the
+figures: kill moments, items, lost, stored twice. ``--moments N`` runs fewer."""
 
 from __future__ import annotations
 

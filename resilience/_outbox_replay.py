@@ -1,8 +1,9 @@
-"""The outbox in a client: recording a batch before it is sent, settling its chunks, and the
-replay procedure (each stored chunk through :meth:`BatchRun.chunk_flow`, written once).
+"""The outbox in a client: recording a batch before it is sent, settling it, replaying it.
 
-Store calls are made inline, on the driving thread or event loop: they are short local
-SQLite transactions (WAL), cheaper than a hop to a worker thread, and never touch the network.
+Each stored chunk is replayed through :meth:`BatchRun.chunk_flow`, the batch's own procedure,
+written once. Store calls are made inline, on the driving thread or event loop: they are short
+local SQLite transactions (WAL), cheaper than a hop to a worker thread, and never touch the
+network.
 """
 
 from __future__ import annotations
