@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(2) as pool:
         figures = dict(zip(("sync", "async"), pool.map(run, ("sync", "async")), strict=True))
     print(f"\noutbox soak, {time.monotonic() - started:.0f} s, seed {args.seed}")
-    print("| client | kill moments | killed mid-job | items | lost | stored twice | dead letters |")
-    print("|---|---|---|---|---|---|---|")
+    print("| client | kill moments | killed running | after the record | items | lost | stored twice | dead letters |")
+    print("|---|---|---|---|---|---|---|---|")
     for mode, f in figures.items():
         print(
             f"| {mode} | {f.moments:,} | {f.kills:,} | {f.items:,} | {f.lost} | {f.stored_twice} | {f.dead_letters} |"

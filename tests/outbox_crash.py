@@ -8,8 +8,8 @@ at a seeded moment, and in the end a fresh process replays until nothing is pend
 (``make outbox-soak``, 1,000). Run as ``python -m tests.outbox_crash child ...`` for a child.
 
 A job killed before its batch call recorded anything has handed nothing over: nothing of its
-items is on the server or in the outbox, and the next job pushes them again (as a cron job
-reading its source again would). Every other item must end on the server exactly once.
+items is on the server or in the outbox; the final process pushes them (as a cron job reading
+its source again would). Every other item must end on the server exactly once.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class CrashFigures:
 
     moments: int
     kills: int  # children killed while still running
+    after_record: int  # of those, killed after their batch call was on disk (mid-push)
     items: int
     lost: int
     stored_twice: int
@@ -177,27 +178,29 @@ def run_moments(
     rng = random.Random(seed)
     outbox = workdir / f"outbox-{mode}.db"
     plan = FaultPlan(seed=seed, rate=fault_rate, kinds=list(FAULT_KINDS), methods=["POST"], slow_seconds=0.3)
-    kills = 0
+    kills = after_record = 0
     with ReferenceBackend(api_key=API_KEY, require_auth=True, fault_plan=plan) as backend:
-        carried: list[tuple[int, int]] = []  # items a killed job never handed over
+        carried: list[tuple[int, int]] = []  # items a killed job never handed over: pushed by the final process
         for moment in range(moments):
             mine = (moment * items_per_moment, (moment + 1) * items_per_moment)
-            ranges = [*carried, mine]
-            child = _spawn(backend.url, outbox, mode, moment, ranges)
+            child = _spawn(backend.url, outbox, mode, moment, [mine])
             assert child.stdout is not None
             ready = child.stdout.readline()
             if ready.strip() != "ready":
                 _, err = child.communicate(timeout=60)
                 raise RuntimeError(f"child {moment} did not start: {ready!r} {err[-2000:]}")
             time.sleep(rng.uniform(0.0, max_delay))
-            if child.poll() is None:
-                kills += 1
+            running = child.poll() is None
             child.send_signal(signal.SIGKILL)
             child.communicate(timeout=60)
             there = set(backend.stored_ids("resources")) | _in_outbox(outbox)
-            carried = [r for r in ranges if not any(resource_id(n) in there for n in range(*r))]
+            recorded = any(resource_id(n) in there for n in range(*mine))
+            kills += running
+            after_record += running and recorded
+            if not recorded:
+                carried.append(mine)
             if moment % 50 == 0:
-                tell(f"{mode}: moment {moment}, {kills} kills, {len(carried)} range(s) carried over")
+                tell(f"{mode}: moment {moment}, {kills} kills, {after_record} after the record")
         final = _spawn(backend.url, outbox, mode, moments, carried, "--replay-only")
         out, err = final.communicate(timeout=600)
         if final.returncode != 0:
@@ -213,6 +216,7 @@ def run_moments(
     return CrashFigures(
         moments=moments,
         kills=kills,
+        after_record=after_record,
         items=len(expected),
         lost=len(expected - set(stored)),
         stored_twice=stats.duplicate_items_without_key + (len(stored) - len(set(stored))),
