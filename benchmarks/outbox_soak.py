@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| client | kill moments | killed running | after the record | items | lost | stored twice | dead letters |")
     print("|---|---|---|---|---|---|---|---|")
     for mode, f in figures.items():
-        print(
-            f"| {mode} | {f.moments:,} | {f.kills:,} | {f.items:,} | {f.lost} | {f.stored_twice} | {f.dead_letters} |"
-        )
+        row = [mode, f"{f.moments:,}", f"{f.kills:,}", f"{f.after_record:,}", f"{f.items:,}"]
+        row += [str(f.lost), str(f.stored_twice), str(f.dead_letters)]
+        print("| " + " | ".join(row) + " |")
     return 0 if all(f.lost == f.stored_twice == f.dead_letters == 0 for f in figures.values()) else 1
 
 
