@@ -226,6 +226,13 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
             raise OutboxUnusableError(f"outbox {str(path)!r} is not an outbox (not an SQLite file): left as it is")
         if not os.access(path, os.R_OK | os.W_OK):
             raise OutboxUnusableError(f"outbox {str(path)!r} is not writable")
+    else:  # created for its owner only: the bodies are the caller's data (SQLite's -wal and -shm follow)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # another process created it meanwhile
+            pass
+        except OSError as exc:
+            raise OutboxUnusableError(f"outbox {str(path)!r} cannot be created: {exc}") from exc
     try:
         db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:

@@ -248,3 +248,13 @@ def test_processes_never_claim_one_chunk_twice(tmp_path: Path) -> None:
         assert p.exitcode == 0
     every = [k for r in results for k in r]
     assert sorted(every) == sorted(f"key-{n}" for n in range(N_CHUNKS))
+
+
+def test_a_new_outbox_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The bodies are the caller's data: the file (and SQLite's -wal and -shm beside it) 0600."""
+    path = tmp_path / "o.db"
+    store = SQLiteOutbox(path)
+    store.record([chunk(1)], "me")
+    for name in ("o.db", "o.db-wal", "o.db-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    store.close()
