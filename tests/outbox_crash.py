@@ -42,6 +42,8 @@ class CrashFigures:
     moments: int
     kills: int  # children killed while still running
     after_record: int  # of those, killed after their batch call was on disk (mid-push)
+    paused: int  # killed while paused after a seeded chunk: mid-push by construction
+    planned_pauses: int  # the moments the seed chose to be such pauses
     items: int
     lost: int
     stored_twice: int
@@ -87,7 +89,7 @@ def _child_sync(args: argparse.Namespace, ranges: list[tuple[int, int]]) -> dict
             if not args.replay_only or report.chunks_pending == 0 or rounds >= 200:
                 break
         if ranges:
-            client.post_resources(_items(ranges), chunk_size=args.chunk_size)
+            client.post_resources(_items(ranges), chunk_size=args.chunk_size, progress=_pause_after(args.pause_after))
         return {
             "rounds": rounds,
             "stats": attrs.asdict(outbox.stats()),
@@ -112,12 +114,26 @@ async def _child_async(args: argparse.Namespace, ranges: list[tuple[int, int]]) 
             if not args.replay_only or report.chunks_pending == 0 or rounds >= 200:
                 break
         if ranges:
-            await client.post_resources(_items(ranges), chunk_size=args.chunk_size)
+            await client.post_resources(
+                _items(ranges), chunk_size=args.chunk_size, progress=_pause_after(args.pause_after)
+            )
         return {
             "rounds": rounds,
             "stats": attrs.asdict(outbox.stats()),
             "dead": [d.reason for d in outbox.dead_letters()],
         }
+
+
+def _pause_after(chunks: int) -> Callable[[Any], None]:
+    """A progress callback that, after ``chunks`` chunks, says "paused" and blocks (the thread,
+    or the whole event loop with the other chunks in flight) until the parent kills it."""
+
+    def progress(event: Any) -> None:
+        if event.chunks_done == chunks:
+            print("paused", flush=True)
+            time.sleep(3600)
+
+    return progress
 
 
 def _report(rounds: int, stats: Any, dead: list[Any]) -> dict[str, Any]:
@@ -133,6 +149,7 @@ def child_main(argv: list[str]) -> None:
     p.add_argument("--ranges", default="[]")
     p.add_argument("--chunk-size", type=int, default=100)
     p.add_argument("--replay-only", action="store_true")
+    p.add_argument("--pause-after", type=int, default=-1, help="block after this many chunks, to be killed")
     args = p.parse_args(argv)
     ranges = [tuple(r) for r in json.loads(args.ranges)]
     run = _child_sync if args.mode == "sync" else None
@@ -178,18 +195,29 @@ def run_moments(
     rng = random.Random(seed)
     outbox = workdir / f"outbox-{mode}.db"
     plan = FaultPlan(seed=seed, rate=fault_rate, kinds=list(FAULT_KINDS), methods=["POST"], slow_seconds=0.3)
-    kills = after_record = 0
+    kills = after_record = paused = planned = 0
     with ReferenceBackend(api_key=API_KEY, require_auth=True, fault_plan=plan) as backend:
         carried: list[tuple[int, int]] = []  # items a killed job never handed over: pushed by the final process
         for moment in range(moments):
             mine = (moment * items_per_moment, (moment + 1) * items_per_moment)
-            child = _spawn(backend.url, outbox, mode, moment, [mine])
+            chunks = -(-items_per_moment // 100)
+            pause = rng.randrange(-chunks, chunks)
+            extra = ["--pause-after", str(pause)] if pause > 0 else []
+            planned += pause > 0
+            child = _spawn(backend.url, outbox, mode, moment, [mine], *extra)
             assert child.stdout is not None
             ready = child.stdout.readline()
             if ready.strip() != "ready":
                 _, err = child.communicate(timeout=60)
                 raise RuntimeError(f"child {moment} did not start: {ready!r} {err[-2000:]}")
-            time.sleep(rng.uniform(0.0, max_delay))
+            delay = rng.uniform(0.0, max_delay)
+            if pause > 0:  # half the moments: after a seeded chunk, the call on disk, the rest to go
+                line = "ready"
+                while line and line.strip() != "paused":
+                    line = child.stdout.readline()
+                paused += line.strip() == "paused"
+            else:  # the other half: a seeded time after the start, anywhere in the job
+                time.sleep(delay)
             running = child.poll() is None
             child.send_signal(signal.SIGKILL)
             child.communicate(timeout=60)
@@ -217,6 +245,8 @@ def run_moments(
         moments=moments,
         kills=kills,
         after_record=after_record,
+        paused=paused,
+        planned_pauses=planned,
         items=len(expected),
         lost=len(expected - set(stored)),
         stored_twice=stats.duplicate_items_without_key + (len(stored) - len(set(stored))),

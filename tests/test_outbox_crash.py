@@ -25,6 +25,6 @@ def test_killed_jobs_lose_nothing_and_store_nothing_twice(tmp_path: Path) -> Non
         figures = dict(zip(("sync", "async"), pool.map(run, ("sync", "async")), strict=True))
     for mode, f in figures.items():
         assert f.items == ITEMS, mode
-        assert f.kills >= MOMENTS * 3 // 4, (mode, f)  # most kills land while the job runs
-        assert f.after_record >= 1, (mode, f)  # and some after its chunks were on disk, mid-push
+        assert f.paused == f.planned_pauses >= 1, (mode, f)  # seeded moments killed mid-push by construction
+        assert f.after_record >= f.paused, (mode, f)
         assert (f.lost, f.stored_twice, f.dead_letters) == (0, 0, 0), (mode, f)
