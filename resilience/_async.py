@@ -8,7 +8,7 @@ import functools
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -16,6 +16,7 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
+from ._direct import direct, send_async
 from ._errors_client import WrongEventLoopError
 from ._health import HealthReport, refused_report
 from ._layers import GateTransport, refused_closed
@@ -41,6 +42,8 @@ class AsyncAPIClient(_Core):
     """
 
     _http: httpx.AsyncClient
+    #: Send a hop past ``httpx.AsyncClient.send`` when nothing of it applies (:mod:`resilience._direct`).
+    _DIRECT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -86,7 +89,11 @@ class AsyncAPIClient(_Core):
         op = request.extensions.get(EXT_OPERATION)
         try:  # an operation that needs no credential is sent without one (auth=None: none)
             pinned = auth if op is None or op.requires_auth else None
-            response = await self._http.send(request, auth=pinned, stream=True)
+            http = self._http
+            if self._DIRECT and direct(http, request, pinned):
+                response = await send_async(http, self._gate, request)
+            else:
+                response = await http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise
