@@ -25,6 +25,7 @@ from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
+from ._direct import build_request
 from ._errors import APIError, CircuitOpenError, RequestValidationError
 from ._errors_client import ClientClosedError, RedirectLoopError
 from ._health import HealthReport, health_flow
@@ -276,7 +277,7 @@ class _Core:
         kw.pop("method", None)
         kw.pop("extensions", None)
         url = self._url(kw.pop("url"))
-        return self._http.build_request(op.method, url, extensions={EXT_OPERATION: op}, **kw)
+        return build_request(self._http, op.method, url, kw, {EXT_OPERATION: op})
 
     def _check_open(self, op: Operation) -> None:
         """A closed client refuses every call: :class:`ClientClosedError`, nothing built or sent."""

@@ -12,9 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from resilience import APIStatusError, TokenProviderAuth
+from resilience._direct import build_request
 from tests.support import Driver, page, resource
 
 API_KEY = "direct-key-7f3a"
@@ -134,3 +137,67 @@ async def test_a_set_cookie_is_kept_and_sent_back(
     await driver.collect("iter_resources")
     assert [r.headers.get("Cookie") for r, _ in httpserver.log] == [None, "s=c1"]
     assert sends == ([] if send_path == "direct" else ["/api/resources"] * 2)
+
+
+# -- the request, built without httpx's merges --------------------------------------------
+
+_names = st.sampled_from(["X-Trace", "Accept", "User-Agent", "Content-Type", "Host", "Content-Length", "x-api-key"])
+_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+
+
+def _same(a: httpx.Request, b: httpx.Request) -> None:
+    assert (a.method, a.url, a.headers.raw, a.content, a.extensions) == (
+        b.method,
+        b.url,
+        b.headers.raw,
+        b.content,
+        b.extensions,
+    )
+    assert isinstance(a.stream, httpx.ByteStream)
+    assert isinstance(b.stream, httpx.ByteStream)
+    assert list(a.stream) == list(b.stream)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    method=st.sampled_from(["get", "GET", "POST", "PUT", "PATCH", "DELETE"]),
+    client_headers=st.dictionaries(_names, _values, max_size=3),
+    headers=st.none() | st.dictionaries(_names, _values, max_size=3),
+    params=st.none() | st.dictionaries(st.sampled_from(["limit", "cursor", "a b"]), st.integers(0, 9) | _values),
+    content=st.none() | st.binary(max_size=8),
+    path=st.sampled_from(["/api/resources", "/api/x?keep=1"]),
+)
+def test_the_request_is_the_one_httpx_builds(
+    method: str,
+    client_headers: dict[str, str],
+    headers: dict[str, str] | None,
+    params: dict[str, Any] | None,
+    content: bytes | None,
+    path: str,
+) -> None:
+    http = httpx.Client(base_url="http://127.0.0.1:8080/root", headers=client_headers)
+    url = httpx.URL("http://127.0.0.1:8080" + path)
+    kw: dict[str, Any] = {}
+    for key, value in (("params", params), ("headers", headers), ("content", content)):
+        if value is not None:
+            kw[key] = value
+    _same(build_request(http, method, url, kw, {"op": 1}), http.build_request(method, url, extensions={"op": 1}, **kw))
+
+
+@pytest.mark.parametrize("case", ["cookie", "json", "params", "timeout"])
+def test_what_only_httpx_builds_is_left_to_it(case: str) -> None:
+    http = httpx.Client(base_url="http://127.0.0.1:8080", timeout=3.0)
+    url = httpx.URL("http://127.0.0.1:8080/api/resources")
+    kw: dict[str, Any] = {}
+    ext: dict[str, Any] = {"op": 1}
+    if case == "cookie":
+        http.cookies.set("s", "c1", domain="127.0.0.1")
+    elif case == "json":
+        kw["json"] = {"a": 1}
+    elif case == "params":
+        http.params = httpx.QueryParams({"tenant": "t1"})
+    else:
+        ext["timeout"] = {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": 1.0}
+    built = build_request(http, "POST", url, kw, dict(ext))
+    _same(built, http.build_request("POST", url, extensions=dict(ext), **kw))
+    assert built.headers.get("cookie") == ("s=c1" if case == "cookie" else None)
