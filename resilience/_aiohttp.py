@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import aiohttp
 import httpx
+import yarl
 
 from ._body import DEFAULT_MAX_BODY, EXT_DEADLINE, Deadline
 
@@ -58,13 +59,19 @@ def _read_response(
     without its cost (~25 µs a request, measured: it sets a Content-Length header the answer
     already has, then reads its own body back through httpx's decoders). The body came with
     no Content-Encoding, so the bytes on the wire are the content."""
-    response = httpx.Response(
-        status, headers=headers, stream=httpx.ByteStream(body), request=request, extensions=extensions
-    )
+    response = httpx.Response(status, stream=httpx.ByteStream(body), request=request, extensions=extensions)
+    response.headers = _headers(headers)
     response._content = body  # what Response.read() leaves; its stream is consumed and closed
     response.is_stream_consumed = True
     response.is_closed = True
     return response
+
+
+def _headers(raw: Any) -> httpx.Headers:
+    """aiohttp's raw header pairs (bytes, as received) as httpx's, without normalising each again."""
+    headers = httpx.Headers()
+    headers._list = [(k, k.lower(), v) for k, v in raw]
+    return headers
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -97,6 +104,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_body = max_body
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
+        self._urls: dict[Any, yarl.URL] = {}
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -122,6 +130,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._timeouts[key] = timeout
         return timeout
 
+    def _url(self, url: httpx.URL) -> yarl.URL | str:
+        """The URL as aiohttp would parse it from ``str(url)``, parsed once per URL."""
+        key = url._uri_reference
+        parsed = self._urls.get(key)
+        if parsed is None:
+            text = str(url)
+            try:
+                parsed = yarl.URL(text)
+            except ValueError:
+                return text  # aiohttp refuses it, as it would have
+            if len(self._urls) < 256:  # paths with ids in them are not worth keeping forever
+                self._urls[key] = parsed
+        return parsed
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request on aiohttp's pool and answer with an httpx response whose body streams from it."""
         session = self._session or self._new_session()
@@ -134,7 +156,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method,
-                str(request.url),
+                self._url(request.url),
                 headers=request.headers.multi_items(),
                 data=data,
                 allow_redirects=False,
@@ -160,13 +182,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 raise map_exception(exc) from exc
             response.release()
             return _read_response(response.status, response.raw_headers, body, request, extensions)
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Stream(response),
-            request=request,
-            extensions=extensions,
-        )
+        streamed = httpx.Response(response.status, stream=_Stream(response), request=request, extensions=extensions)
+        streamed.headers = _headers(response.raw_headers)
+        return streamed
 
     def abandon(self) -> None:
         """Drop the connections without awaiting (a finalizer's close: no event loop needed):
