@@ -5,7 +5,7 @@ methods' kwargs (params, headers, a bytes body) without its merges (~20 µs: the
 headers copied three times, its cookie jar walked, its params and URL merged); a client
 holding cookies or params, or any other kwarg, takes httpx's own.
 
-``httpx.Client.send`` costs ~20 µs a request before any byte moves: the auth flow generator,
+``httpx.Client.send`` costs ~10 µs a request before any byte moves: the auth flow generator,
 the redirect loop, event hooks, a request context, the stream wrapping. When none of it can
 change the outcome (no event hooks, no mounts, our own header auth or none), the driver sends
 the first hop itself and does for it what ``_send_single_request`` does: the same transport,
