@@ -59,19 +59,13 @@ def _read_response(
     without its cost (~25 µs a request, measured: it sets a Content-Length header the answer
     already has, then reads its own body back through httpx's decoders). The body came with
     no Content-Encoding, so the bytes on the wire are the content."""
-    response = httpx.Response(status, stream=httpx.ByteStream(body), request=request, extensions=extensions)
-    response.headers = _headers(headers)
+    response = httpx.Response(
+        status, headers=headers, stream=httpx.ByteStream(body), request=request, extensions=extensions
+    )
     response._content = body  # what Response.read() leaves; its stream is consumed and closed
     response.is_stream_consumed = True
     response.is_closed = True
     return response
-
-
-def _headers(raw: Any) -> httpx.Headers:
-    """aiohttp's raw header pairs (bytes, as received) as httpx's, without normalising each again."""
-    headers = httpx.Headers()
-    headers._list = [(k, k.lower(), v) for k, v in raw]
-    return headers
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -182,9 +176,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 raise map_exception(exc) from exc
             response.release()
             return _read_response(response.status, response.raw_headers, body, request, extensions)
-        streamed = httpx.Response(response.status, stream=_Stream(response), request=request, extensions=extensions)
-        streamed.headers = _headers(response.raw_headers)
-        return streamed
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_Stream(response),
+            request=request,
+            extensions=extensions,
+        )
 
     def abandon(self) -> None:
         """Drop the connections without awaiting (a finalizer's close: no event loop needed):
