@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # `make demo` needs the project and its run-time dependencies only; `make test` adds the dev extra on top.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo mutation clean
+.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo mutation clean redis-server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend demo benchmarks codegen
 	$(BIN)/mypy --strict --explicit-package-bases tests
 
-test: lint typecheck check-generated
+# The fleet tests (tests/test_fleet*.py) start a real redis-server of their own: installed here
+# when missing (CI runs as root on a clean Debian machine).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+test: lint typecheck check-generated redis-server
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -64,6 +64,10 @@ from ._errors_client import (
     RedirectLoopError,
     WrongEventLoopError,
 )
+from ._fleet import FleetStats, FleetSync
+from ._fleet_breaker import FleetCircuitBreaker, FleetView
+from ._fleet_budget import FleetRetryBudget
+from ._fleet_store import FleetSettings, RedisSharedState, ScriptCall, SharedState, SharedStateError
 from ._health import HealthReport
 from ._layers import (
     CircuitBreakerTransport,
@@ -145,6 +149,12 @@ __all__ = [
     "CredentialGuardTransport",
     "CrossOriginRedirectError",
     "DryRun",
+    "FleetCircuitBreaker",
+    "FleetRetryBudget",
+    "FleetSettings",
+    "FleetStats",
+    "FleetSync",
+    "FleetView",
     "GateTransport",
     "HealthReport",
     "InsecureTransportError",
@@ -167,6 +177,7 @@ __all__ = [
     "PrometheusHook",
     "RateLimitError",
     "RedirectLoopError",
+    "RedisSharedState",
     "RejectedItem",
     "RequestEnd",
     "RequestRefused",
@@ -178,6 +189,9 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "RetryTransport",
+    "ScriptCall",
+    "SharedState",
+    "SharedStateError",
     "SwitchableAuth",
     "SyncAPIClient",
     "TokenProviderAuth",

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import attrs
 import httpx
 
 from ._auth import SwitchableAuth, auth_from_credential, successor
@@ -27,6 +28,7 @@ from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
 from ._errors import APIError, CircuitOpenError, RequestValidationError
 from ._errors_client import ClientClosedError, RedirectLoopError
+from ._fleet import FleetStats, FleetSync, shared_state_from
 from ._health import HealthReport, health_flow
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
@@ -77,16 +79,21 @@ class _Core:
                 log_every_seconds=config.log_every_seconds,
                 clock=config.clock,
             )
+        fleet = None
+        if config.shared_state is not None:
+            fleet = FleetSync(shared_state_from(config.shared_state), home_origin=self._home_origin, clock=config.clock)
         breakers = None
         if config.enable_circuit_breaker:
             listeners = [metrics.breaker_transition] if metrics is not None else []
-            breakers = BreakerRegistry(
-                config.circuit_breaker_config or CircuitBreakerConfig(), clock=config.clock, listeners=listeners
-            )
+            cb_config = config.circuit_breaker_config or CircuitBreakerConfig()
+            factory = fleet.breaker_factory(cb_config, config.clock, listeners) if fleet is not None else None
+            breakers = BreakerRegistry(cb_config, clock=config.clock, listeners=listeners, factory=factory)
         policy = config.retry_policy_in_force()
         budget = config.retry_budget_in_force()
+        if fleet is not None and budget is not None:
+            budget = fleet.budget(budget)
         self._stack = ResilienceStack(
-            auth=SwitchableAuth(auth), policy=policy, budget=budget, breakers=breakers, metrics=metrics
+            auth=SwitchableAuth(auth), policy=policy, budget=budget, breakers=breakers, metrics=metrics, fleet=fleet
         )
         refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
         self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
@@ -182,7 +189,15 @@ class _Core:
     def get_metrics_snapshot(self) -> MetricsSnapshot | None:
         """An immutable copy of every metric now, ``None`` when monitoring is off."""
         m = self._stack.metrics
-        return m.snapshot() if m is not None else None
+        if m is None:
+            return None
+        fleet = self._stack.fleet
+        return m.snapshot() if fleet is None else attrs.evolve(m.snapshot(), fleet=fleet.stats().as_dict())
+
+    def fleet_stats(self) -> FleetStats | None:
+        """Fleet mode's figures (round trips, fallbacks, state source); ``None`` without ``shared_state``."""
+        fleet = self._stack.fleet
+        return fleet.stats() if fleet is not None else None
 
     def reset_performance_metrics(self) -> None:
         """Zero every counter and histogram (nothing happens when monitoring is off)."""
@@ -414,4 +429,6 @@ class _Core:
             max_body=self._config.max_response_bytes,
         )
         self._transport = self._gate
+        if self._stack.fleet is not None:
+            self._stack.fleet.attach("sync" if http_class is httpx.Client else "async")
         return http

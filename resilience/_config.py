@@ -3,8 +3,8 @@
 :class:`ClientConfig` is the single list of client options: codegen writes the generated
 clients' constructors from its fields (so ``help(FinOpsClient)`` shows every option with its
 default and there is no second list to keep in sync). ``from_env`` fills the options the
-caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``
-and ``<PREFIX>_DRY_RUN``; a bad value names the variable it came from.
+caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``,
+``<PREFIX>_DRY_RUN`` and ``<PREFIX>_SHARED_STATE``; a bad value names the variable it came from.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ._body import DEFAULT_MAX_BODY
 from ._breaker_config import CircuitBreakerConfig
 from ._credentials import AuthType, auth_type_named, check_credential, check_text_secret
 from ._errors import ConfigurationError
+from ._fleet_store import SharedState, shown_url
 from ._metrics_events import MetricsHook
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
@@ -115,6 +116,14 @@ def _instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Attribut
             raise ConfigurationError(f"{attribute.name} has the wrong type: {type(value).__name__}")
 
     return check
+
+
+def _shared_state(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is None or isinstance(value, SharedState):
+        return
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
+        shown = shown_url(value) if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(f"shared_state must be a redis:// URL or a SharedState, got {shown}")
 
 
 def _hooks(value: Iterable[MetricsHook]) -> tuple[MetricsHook, ...]:
@@ -217,6 +226,12 @@ class ClientConfig:
     wall_clock: Callable[[], float] = attrs.field(
         default=time.time, repr=False, metadata=_doc("epoch seconds, for Retry-After dates", "time.time")
     )
+    shared_state: str | SharedState | None = attrs.field(
+        default=None,
+        repr=False,
+        validator=_shared_state,
+        metadata=_doc("fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)"),
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.auth is not None and self.api_key is not None:
@@ -231,6 +246,8 @@ class ClientConfig:
         values = [v for k, v in (self.headers or {}).items() if SECRET_KEY_PATTERN.search(k) and isinstance(v, str)]
         if self.api_key is not None:
             values.append(self.api_key)
+        if isinstance(self.shared_state, str) and (password := httpx.URL(self.shared_state).password):
+            values.append(password)
         return values
 
     @classmethod
@@ -263,6 +280,8 @@ class ClientConfig:
         if options.get("dry_run") is None:
             raw = env.get(f"{prefix}_DRY_RUN")
             options["dry_run"] = env_flag(f"{prefix}_DRY_RUN", raw) if raw is not None else False
+        if options.get("shared_state") is None and env.get(f"{prefix}_SHARED_STATE"):
+            options["shared_state"] = env[f"{prefix}_SHARED_STATE"]
         return cls(**options)
 
     def retry_policy_in_force(self) -> RetryPolicy:

@@ -168,6 +168,8 @@ class MetricsSnapshot:
     global_metrics: OperationMetrics
     operations: Mapping[str, OperationMetrics]
     taken_at: float
+    #: Fleet mode's figures (``FleetStats.as_dict()``), ``None`` without ``shared_state``.
+    fleet: Mapping[str, object] | None = None
 
 
 class _Stats:

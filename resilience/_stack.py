@@ -33,6 +33,7 @@ import httpx
 from ._auth import SwitchableAuth
 from ._body import DEFAULT_MAX_BODY
 from ._breaker_registry import BreakerRegistry
+from ._fleet import FleetSync
 from ._layers import (
     CircuitBreakerTransport,
     CredentialGuardTransport,
@@ -72,6 +73,7 @@ class ResilienceStack:
     budget: RetryBudget | None
     breakers: BreakerRegistry | None
     metrics: MetricsRecorder | None
+    fleet: FleetSync | None = None  # fleet mode (shared_state): the loop syncing breakers and budget
 
 
 def default_sync_transport(

@@ -34,7 +34,7 @@ async def driver(mode: str, ft: FakeTime) -> AsyncIterator[Driver]:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's FINOPS_* settings."""
-    for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_AUTH_TYPE", "FINOPS_DRY_RUN"):
+    for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_AUTH_TYPE", "FINOPS_DRY_RUN", "FINOPS_SHARED_STATE"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -35,6 +35,7 @@ from resilience import (
     ProgressCallback,
     RetryBudget,
     RetryPolicy,
+    SharedState,
     SyncAPIClient,
     no_body,
 )
@@ -108,6 +109,7 @@ class FinOpsClient(SyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
     - ``transport``: the network transport (tests, proxies); ``sleep``: what waits, in seconds.
     """
 
@@ -146,6 +148,7 @@ class FinOpsClient(SyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        shared_state: str | SharedState | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -175,6 +178,7 @@ class FinOpsClient(SyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            shared_state=shared_state,
         )
         super().__init__(config, transport=transport, sleep=sleep)
 
@@ -577,6 +581,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
     - ``transport``: the network transport (tests, proxies); ``asleep``: what waits, in seconds.
     """
 
@@ -615,6 +620,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        shared_state: str | SharedState | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -644,6 +650,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            shared_state=shared_state,
         )
         super().__init__(config, transport=transport, asleep=asleep)
 
