@@ -88,6 +88,8 @@ class _Core:
             cb_config = config.circuit_breaker_config or CircuitBreakerConfig()
             factory = fleet.breaker_factory(cb_config, config.clock, listeners) if fleet is not None else None
             breakers = BreakerRegistry(cb_config, clock=config.clock, listeners=listeners, factory=factory)
+            if fleet is not None:  # made now, so the first sync reads its fleet state before any call
+                breakers.get(breakers.key_for(self._home_origin, None))
         policy = config.retry_policy_in_force()
         budget = config.retry_budget_in_force()
         if fleet is not None and budget is not None:

@@ -227,6 +227,7 @@ class FleetSync:
         the first call (on the loop that makes it)."""
         self._mode = mode
         if mode == "sync":
+            self.sync_guarded()  # a new client knows the fleet's state before its first call
             self.start_thread()
 
     def ensure(self) -> None:

@@ -251,12 +251,14 @@ class FleetCircuitBreaker(CircuitBreaker):
 
     def _adopt(self, view: FleetView | None) -> None:
         old_view, self._fv = self._fv, view
-        old = old_view.state if old_view is not None else _CLOSED
-        new = view.state if view is not None else _CLOSED
-        if old is new or self._state in _LOCAL_ONLY:
+        if self._state in _LOCAL_ONLY:
             return
-        if new is _CLOSED and view is not None:
+        old = old_view.state if old_view is not None and old_view.state is not _CLOSED else self._state
+        if view is not None and view.state is _CLOSED and old_view is not None and old_view.state is not _CLOSED:
             super().reset()  # the fleet recovered: so does this worker, whatever it saw alone
+        new = view.state if view is not None and view.state is not _CLOSED else self._state
+        if old is new:
+            return
         with self._lock:
             self._transitions += 1
             reason = "fleet" if view is not None else "fleet state unknown, local breaker decides"

@@ -125,13 +125,15 @@ end
 if state == 'open' and now >= probe_at then enter('half_open') end
 """
 
-#: ARGV: cfg, now, worker, generation seen, failures, successes, then (token, outcome) pairs of
-#: probes done. Counts of another generation than the current one count for nothing; a probe
+#: ARGV: cfg, now, worker, generation seen (-1: not known yet, the current one), failures, successes,
+#: then (token, outcome) pairs of probes done. Counts of another generation than the current one
+#: count for nothing; a probe
 #: result counts only while its reservation is held (not expired, same generation).
 REPORT_LUA: Final = (
     _BREAKER_PRELUDE
     + """
 local seen, f, s = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if seen == -1 then seen = gen end
 for i = 7, #ARGV - 1, 2 do
   if state == 'half_open' and redis.call('ZREM', pkey, ARGV[i]) == 1 then
     if ARGV[i + 1] == 'failure' then enter('open')
