@@ -52,10 +52,10 @@ redis-server:
 test: lint typecheck check-generated redis-server
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) redis-server
 	$(PY) -m benchmarks
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) redis-server
 	$(PY) -m benchmarks --smoke
 
 demo: $(RUNTIME_STAMP)

@@ -30,6 +30,7 @@ from ._clients import (
     make_finops_async,
     make_item,
 )
+from ._fleet_rows import FLEET_ROWS
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
 from ._server import Server
 
@@ -620,4 +621,5 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "failfast": row_failfast,
     "threads": row_threads,
     "memory": row_memory,
+    **FLEET_ROWS,
 }

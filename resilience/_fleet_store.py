@@ -46,8 +46,8 @@ class FleetSettings:
     and reads the fleet state again. ``quorum``: distinct workers that must have failed in the window
     before the fleet opens. ``window``: seconds of the fleet's failure window (a tumbling window).
     ``probe_ttl``: seconds a half-open probe reservation lives (a worker that dies holding one frees
-    it then). ``timeout``: socket connect/read timeout of every Redis exchange: a slow or dead Redis
-    makes the client fall back to its local breaker and budget within it. ``lease``: retry-budget
+    it then). ``timeout``: socket connect/read timeout of every Redis exchange (40 ms): a slow or dead
+    Redis makes the client fall back to its local breaker and budget within 50 ms. ``lease``: retry-budget
     tokens a worker takes from the fleet ahead of need. ``namespace``: the prefix of every key.
     """
 
@@ -55,7 +55,7 @@ class FleetSettings:
     quorum: int = attrs.field(default=1, validator=_at_least_one)
     window: float = attrs.field(default=10.0, validator=_positive)
     probe_ttl: float = attrs.field(default=10.0, validator=_positive)
-    timeout: float = attrs.field(default=0.05, validator=_positive)
+    timeout: float = attrs.field(default=0.04, validator=_positive)
     lease: int = attrs.field(default=2, validator=_at_least_one)
     namespace: str = attrs.field(default="resilience")
 

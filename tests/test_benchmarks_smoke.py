@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ("sync overhead", "old design", "async", "bulk ingest", "fail fast", "threads", "memory")
+ROWS += ("fleet probes", "fleet cost", "fleet fallback")
 
 
 def test_benchmarks_smoke_runs_every_row() -> None:
