@@ -249,10 +249,11 @@ class FleetSync:
 
     def _loop_thread(self) -> None:
         interval = self.settings.sync_interval
-        while not self._stop.is_set():
-            self.sync_guarded()
+        while not self._stop.is_set():  # attach() made the first sync
             self._wake_sync.wait(interval)
             self._wake_sync.clear()
+            if not self._stop.is_set():
+                self.sync_guarded()
 
     def sync_guarded(self) -> None:
         """:meth:`sync_once`, any surprise logged: the loop must outlive a bug in a custom store."""

@@ -23,6 +23,7 @@ from resilience import (
     CircuitBreakerConfig,
     CircuitOpenError,
     CircuitState,
+    ConfigurationError,
     FleetCircuitBreaker,
     FleetSettings,
     FleetSync,
@@ -98,7 +99,9 @@ BREAKER: dict[str, Any] = {
 
 
 def settings(**kw: Any) -> FleetSettings:
-    return FleetSettings(namespace=f"t{uuid.uuid4().hex}", **kw)
+    # A generous Redis timeout: a slow exchange on a busy machine must not make these tests fall
+    # back to the local breaker (tests/test_fleet_faults.py is about that).
+    return FleetSettings(namespace=f"t{uuid.uuid4().hex}", timeout=2.0, **kw)
 
 
 def sync_client(upstream: Upstream, redis_server: RedisServer, fs: FleetSettings, **breaker: Any) -> FinOpsClient:
@@ -292,3 +295,25 @@ def test_fleet_of_8_processes_opens_probes_once_per_window_and_recovers(
     assert sum(recovered[:]) == workers
     assert sorted(r["state"] for r in reports) == ["closed"] * workers
     assert all(r["fallbacks"] == 0 for r in reports)
+
+
+def test_fleet_mode_from_the_environment_and_its_password_kept_out_of_sight(
+    upstream: Upstream, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = redis_server.url.replace("redis://", "redis://:s3cr3t-pw@")  # redis-server has no password: ignored
+    monkeypatch.setenv("FINOPS_SHARED_STATE", url)
+    client = FinOpsClient(base_url=upstream.url, max_retries=0)
+    try:
+        assert client.config.shared_state == url
+        stats = client.fleet_stats()
+        assert stats is not None
+        assert "s3cr3t-pw" not in repr(client.config) + repr(fleet_of(client).store)
+    finally:
+        client.close()
+    with pytest.raises(ConfigurationError, match="shared_state must be a redis:// URL") as refused:
+        FinOpsClient(base_url=upstream.url, shared_state="http://user:s3cr3t-pw@example")
+    assert "s3cr3t-pw" not in str(refused.value)
+    monkeypatch.delenv("FINOPS_SHARED_STATE")
+    plain = FinOpsClient(base_url=upstream.url)
+    assert plain.fleet_stats() is None  # no shared_state: no fleet, no Redis
+    plain.close()

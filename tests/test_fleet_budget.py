@@ -17,7 +17,9 @@ __all__ = ["redis_server"]
 
 def worker(url: str, namespace: str, *, percent: float, min_per_second: float) -> tuple[FleetSync, FleetRetryBudget]:
     """A worker's fleet sync and budget, synced by hand (no thread: ``attach`` is never called)."""
-    sync = FleetSync(RedisSharedState(url, FleetSettings(namespace=namespace, lease=2)), home_origin="http://api")
+    sync = FleetSync(
+        RedisSharedState(url, FleetSettings(namespace=namespace, lease=2, timeout=2.0)), home_origin="http://api"
+    )
     return sync, sync.budget(RetryBudget(percent=percent, min_per_second=min_per_second))
 
 

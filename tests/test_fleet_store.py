@@ -21,7 +21,7 @@ CFG = CircuitBreakerConfig(failure_threshold=3, recovery_timeout=1.0, success_th
 
 @pytest.fixture
 def store(redis_server: RedisServer) -> Iterator[RedisSharedState]:
-    s = RedisSharedState(redis_server.url)
+    s = RedisSharedState(redis_server.url, FleetSettings(timeout=2.0))
     yield s
     s.close()
 
