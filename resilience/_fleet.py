@@ -130,7 +130,7 @@ class FleetSync:
     def budget(self, local: RetryBudget) -> FleetRetryBudget:
         """The fleet budget standing in for ``local`` (its settings), keyed by the client's origin."""
         key = f"{self.settings.namespace}:budget:{{{self._home}}}"
-        self._budget = FleetRetryBudget(local, key=key, settings=self.settings, clock=self._clock)
+        self._budget = FleetRetryBudget(local, key=key, settings=self.settings, clock=self._clock, ensure=self.ensure)
         return self._budget
 
     # -- figures ---------------------------------------------------------------------------------
@@ -151,11 +151,6 @@ class FleetSync:
     # -- one sync, I/O-free around the exchange ----------------------------------------------------
 
     def _plan(self) -> tuple[list[ScriptCall], list[tuple[_Participant, int]]] | None:
-        try:
-            permit = self._redis.acquire()
-        except CircuitOpenError:
-            return None  # Redis's breaker is open: stay local until it lets one exchange try
-        self._redis_permit = permit
         with self._lock:
             breakers = list(self._breakers)
         calls: list[ScriptCall] = []
@@ -168,6 +163,12 @@ class FleetSync:
             mine = self._budget.plan(self.now_ms)
             calls.extend(mine)
             parts.append((self._budget, len(mine)))
+        if not calls:
+            return None
+        try:
+            self._redis_permit = self._redis.acquire()
+        except CircuitOpenError:
+            return None  # Redis's breaker is open: stay local until it lets one exchange try
         return calls, parts
 
     def _applied(self, parts: list[tuple[_Participant, int]], replies: list[Any]) -> None:

@@ -28,7 +28,18 @@ class FleetRetryBudget(RetryBudget):
     """A :class:`RetryBudget` counted across the fleet (same ``percent``, ``min_per_second`` and
     ``window``). ``balance()`` is the fleet's balance as last read plus this worker's lease."""
 
-    __slots__ = ("_deposits", "_fleet_lock", "_key", "_lease", "_left", "_min_lease", "_script_cfg", "_used", "_want")
+    __slots__ = (
+        "_deposits",
+        "_ensure",
+        "_fleet_lock",
+        "_key",
+        "_lease",
+        "_left",
+        "_min_lease",
+        "_script_cfg",
+        "_used",
+        "_want",
+    )
 
     def __init__(
         self,
@@ -37,10 +48,12 @@ class FleetRetryBudget(RetryBudget):
         key: str,
         settings: FleetSettings,
         clock: Callable[[], float] = time.monotonic,
+        ensure: Callable[[], None] = lambda: None,
     ) -> None:
         c = local._config
         super().__init__(c.percent, c.min_per_second, c.window, clock=clock)
         self._key: Final = key
+        self._ensure: Final = ensure  # starts the async client's sync task on its loop
         self._fleet_lock: Final = threading.Lock()
         self._script_cfg: Final = json.dumps(
             {"percent": c.percent, "min_per_second": c.min_per_second, "window_ms": round(c.window * 1000)}
@@ -59,6 +72,8 @@ class FleetRetryBudget(RetryBudget):
         super().deposit()
         with self._fleet_lock:
             self._deposits += 1
+        if self._lease is None:
+            self._ensure()
 
     def try_withdraw(self) -> bool:
         with self._fleet_lock:

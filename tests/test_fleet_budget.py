@@ -3,10 +3,13 @@ workers, leases that never overdraw it, and the local budget while Redis is out 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from finops_api_client import AsyncFinOpsClient
+from pytest_httpserver import HTTPServer
 
 from resilience import FleetRetryBudget, FleetSettings, FleetSync, RedisSharedState, RetryBudget
 from tests.redis_server import RedisServer, redis_server
@@ -94,3 +97,27 @@ def test_while_redis_is_out_of_reach_the_local_budget_decides() -> None:
         assert drain(budget) == 3  # the local RetryBudget: 0.3/s over 10 s
     finally:
         sync.close()
+
+
+async def test_the_async_client_without_a_breaker_still_syncs_its_budget(
+    redis_server: RedisServer, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/api/health").respond_with_json({"status": "ok", "timestamp": "2025-01-15T08:00:00Z"})
+    fs = FleetSettings(namespace=f"t{uuid.uuid4().hex}", sync_interval=0.02, timeout=2.0)
+    client = AsyncFinOpsClient(
+        base_url=httpserver.url_for("/").rstrip("/"),
+        enable_circuit_breaker=False,
+        shared_state=RedisSharedState(redis_server.url, fs),
+    )
+    try:
+        await client.get_health()  # the first deposit starts the sync task on this loop
+        for _ in range(300):
+            stats = client.fleet_stats()
+            if stats is not None and stats.syncs:
+                break
+            await asyncio.sleep(0.01)
+        budget = client._stack.budget
+        assert isinstance(budget, FleetRetryBudget)
+        assert budget.fleet_known
+    finally:
+        await client.aclose()
