@@ -21,7 +21,15 @@ from typing import Any
 
 from finops_api_client import FinOpsClient
 
-from resilience import APIError, CircuitBreakerConfig, FleetSettings, RedisSharedState
+from resilience import (
+    APIError,
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    FleetSettings,
+    FleetSync,
+    Outcome,
+    RedisSharedState,
+)
 
 from ._clients import API_KEY
 from ._measure import Check, RowResult, Variant, run_rounds
@@ -282,7 +290,53 @@ def row_fleet_cost(server: Server, c: Any) -> list[RowResult]:
             + cost.paired(variants[0].name, variants[1].name),
         )
     )
+    hot = _hot_path(c)
+    cost.summaries += hot
+    plain_ns, fleet_ns = 1e9 / hot[1].median, 1e9 / hot[0].median
+    cost.checks.append(
+        Check(
+            "breaker acquire+record per call, fleet - plain (ns)",
+            fleet_ns - plain_ns,
+            1000.0,
+            "<= 1000 ns",
+            higher_is_better=False,
+            unit="ns",
+            detail=f"{fleet_ns:.0f} ns with the fleet breaker (view closed), {plain_ns:.0f} ns without",
+        )
+    )
     return [cost]
+
+
+def _hot_path(c: Any) -> list[Any]:
+    """What fleet mode adds to each call's path, without the network: a fleet breaker whose view
+    is CLOSED (synced once) against a plain CircuitBreaker, acquire and record a success."""
+    with redis_server() as (redis_url, _):
+        sync = FleetSync(
+            RedisSharedState(redis_url, FleetSettings(namespace=f"bench-{uuid.uuid4().hex}")), home_origin="x"
+        )
+        fleet = sync.breaker_factory(CircuitBreakerConfig(), time.monotonic, [])("http://api")
+        sync.sync_once()
+        plain = CircuitBreaker(CircuitBreakerConfig())
+
+        def loop(b: CircuitBreaker) -> Callable[[int], float]:
+            def run(n: int) -> float:
+                acquire, record, ok = b.acquire, b.record, Outcome.SUCCESS
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    record(acquire(), ok)
+                return time.perf_counter() - t0
+
+            return run
+
+        n = 20_000 if c.slice_seconds is None else 200_000
+        variants = [
+            Variant("breaker acquire+record, fleet (view closed)", loop(fleet), n, unit="ops/s", warmup=1000),
+            Variant("breaker acquire+record, plain", loop(plain), n, unit="ops/s", warmup=1000),
+        ]
+        try:
+            return run_rounds(variants, c.rounds)
+        finally:
+            sync.close()
 
 
 def _calls(client: FinOpsClient) -> int:

@@ -11,6 +11,8 @@ fleet-wide). Nothing here does I/O: acquire and record touch memory only.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -33,6 +35,9 @@ from ._fleet_store import FleetSettings, ScriptCall
 __all__ = ["FleetCircuitBreaker", "FleetView"]
 
 _CLOSED: Final = CircuitState.CLOSED
+_SUCCESS: Final = Outcome.SUCCESS
+_FAILURE: Final = Outcome.FAILURE
+_IGNORED: Final = Outcome.IGNORED
 _LOCAL_ONLY: Final = frozenset({CircuitState.FORCED_OPEN, CircuitState.DISABLED})
 _KEY_TTL_MS: Final = 86_400_000  # an unused breaker's keys go away after a day
 
@@ -115,7 +120,7 @@ class FleetCircuitBreaker(CircuitBreaker):
     disabled breaker ignores the fleet until reset.
     """
 
-    __slots__ = ("_demand", "_done", "_ensure", "_fl", "_fleet_wake", "_fv", "_held", "_pf", "_ps", "keys")
+    __slots__ = ("_demand", "_done", "_ensure", "_fl", "_fleet_wake", "_fv", "_held", "_ok", "_pf", "keys")
 
     def __init__(
         self,
@@ -137,7 +142,7 @@ class FleetCircuitBreaker(CircuitBreaker):
         self._fl: Final = threading.Lock()  # pending counts and reservations; never held across I/O
         self._fv: FleetView | None = None  # None: the fleet is unknown, the local breaker decides
         self._pf = 0
-        self._ps = 0
+        self._ok = itertools.count()  # successes: next() is atomic, no lock on the hot path
         self._held: list[FleetProbe] = []
         self._done: list[tuple[str, str]] = []
         self._demand = False
@@ -146,11 +151,19 @@ class FleetCircuitBreaker(CircuitBreaker):
 
     def acquire(self, operation: str | None = None) -> Permit:
         view = self._fv
-        if view is None:
+        if view is not None and view.state is _CLOSED:  # the fleet is healthy: as CircuitBreaker.acquire
+            permit = self._free_permit
+            if permit is not None:
+                return permit
+            return self._acquire_slow(operation)
+        return self._acquire_fleet(view, operation)
+
+    def _acquire_fleet(self, view: FleetView | None, operation: str | None) -> Permit:
+        if view is None:  # not synced yet, or Redis out of reach: the local breaker decides
             self._ensure()
-            return super().acquire(operation)
-        if view.state is _CLOSED or self._state in _LOCAL_ONLY:
-            return super().acquire(operation)
+            return CircuitBreaker.acquire(self, operation)
+        if self._state in _LOCAL_ONLY:
+            return CircuitBreaker.acquire(self, operation)
         with self._fl:
             if self._held:
                 return self._held.pop()
@@ -160,7 +173,8 @@ class FleetCircuitBreaker(CircuitBreaker):
     def check(self, operation: str | None = None, *, after: float = 0.0) -> None:
         view = self._fv
         if view is None or view.state is _CLOSED or self._state in _LOCAL_ONLY:
-            super().check(operation, after=after)
+            if self._free_permit is None:
+                CircuitBreaker.check(self, operation, after=after)
             return
         with self._fl:
             if self._held:
@@ -175,19 +189,27 @@ class FleetCircuitBreaker(CircuitBreaker):
         return CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation, failures=self._opened_by)
 
     def record(self, permit: Permit, outcome: Outcome, kind: int | str | None = None) -> None:
+        if outcome is _SUCCESS and permit is self._free_permit and self._success_noop:
+            next(self._ok)  # nothing for the local breaker to do; counted for the fleet, lock-free
+            return
+        self._record_fleet(permit, outcome, kind)
+
+    def _record_fleet(self, permit: Permit, outcome: Outcome, kind: int | str | None) -> None:
         if type(permit) is FleetProbe:
             with self._fl:
-                self._done.append((permit.token, outcome.value if outcome is not Outcome.IGNORED else "release"))
+                self._done.append((permit.token, outcome.value if outcome is not _IGNORED else "release"))
             self._fleet_wake()  # the fleet should hear of a probe at once
             return
-        super().record(permit, outcome, kind)
-        if outcome is Outcome.IGNORED:
-            return
-        with self._fl:
-            if outcome is Outcome.FAILURE:
+        CircuitBreaker.record(self, permit, outcome, kind)
+        if outcome is _SUCCESS:
+            next(self._ok)
+        elif outcome is _FAILURE:
+            with self._fl:
                 self._pf += 1
-            else:
-                self._ps += 1
+
+    def pending(self) -> tuple[int, int]:
+        """Failures and successes counted since the last sync (not yet sent to the fleet)."""
+        return self._pf, next(copy.copy(self._ok))
 
     # observation ------------------------------------------------------------------------------
 
@@ -218,7 +240,9 @@ class FleetCircuitBreaker(CircuitBreaker):
         reservations given back); ask for a probe when a call was refused for want of one."""
         view = self._fv
         with self._fl:
-            failures, successes, self._pf, self._ps = self._pf, self._ps, 0, 0
+            ok, self._ok = self._ok, itertools.count()
+            failures, self._pf = self._pf, 0
+            successes = next(ok)  # a success counted on the old counter after this is lost: harmless
             done, self._done = self._done, []
             done.extend((p.token, "release") for p in self._held)
             self._held = []
@@ -244,7 +268,8 @@ class FleetCircuitBreaker(CircuitBreaker):
     def unknown(self) -> None:
         """Redis is out of reach: forget the fleet's state, the local breaker decides alone."""
         with self._fl:
-            self._pf = self._ps = 0
+            self._pf = 0
+            self._ok = itertools.count()
             self._held = []
             self._done = []
         self._adopt(None)

@@ -284,10 +284,8 @@ def test_fleet_of_8_processes_opens_probes_once_per_window_and_recovers(
     probes = Counter(gen for state, gen in seen if state == "half_open")
     # The fleet opened: once every worker had synced after the opening (the first half-open
     # window is recovery_timeout later), nothing reached the server but half-open probes.
-    first_open = next(gen for state, gen in failing_phase if state == "open")
-    assert [a for a in failing_phase if a[0] == "closed" or (a[0] == "open" and a[1] != first_open)] == [
-        a for a in failing_phase if a[0] == "closed"
-    ]
+    first_open = min(gen for state, gen in failing_phase if state == "half_open") - 1
+    assert all(gen == first_open for state, gen in failing_phase if state == "open")  # sync lag, then none
     assert all(gen < first_open for state, gen in failing_phase if state == "closed")
     assert len(probes) >= 3
     assert max(probes.values()) <= BREAKER["half_open_max_calls"]  # per window, across all 8 workers

@@ -196,7 +196,7 @@ class FleetMachine(RuleBasedStateMachine):
         for m, real in zip(self.workers, self.real, strict=True):
             view = real.fleet_view
             assert (None if view is None else (view.state.value, view.generation)) == m.view
-            assert (real._pf, real._ps) == (m.pf, m.ps)
+            assert real.pending() == (m.pf, m.ps)
             assert [p.token for p in real._held] == m.held
 
     @invariant()
