@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("sync overhead", "old design", "async", "bulk ingest", "fail fast", "threads", "memory")
+ROWS: tuple[str, ...] = ("sync overhead", "old design", "async", "bulk ingest", "fail fast", "threads", "memory")
 ROWS += ("fleet probes", "fleet cost", "fleet fallback")
 
 
