@@ -54,6 +54,7 @@ class FleetStats:
     max_fallback_seconds: float | None
 
     def as_dict(self) -> dict[str, object]:
+        """The figures as a plain dict (the ``fleet`` section of a metrics snapshot)."""
         return attrs.asdict(self)
 
 

@@ -150,6 +150,8 @@ class FleetCircuitBreaker(CircuitBreaker):
     # hot path ---------------------------------------------------------------------------------
 
     def acquire(self, operation: str | None = None) -> Permit:
+        """Admit a call or raise :class:`CircuitOpenError`: the worker's own breaker while the fleet is
+        CLOSED or unknown, else a probe reservation the sync took for this worker."""
         view = self._fv
         if view is not None and view.state is _CLOSED:  # the fleet is healthy: as CircuitBreaker.acquire
             permit = self._free_permit
@@ -171,6 +173,8 @@ class FleetCircuitBreaker(CircuitBreaker):
         raise self._refused(view, operation)
 
     def check(self, operation: str | None = None, *, after: float = 0.0) -> None:
+        """Raise :class:`CircuitOpenError` when :meth:`acquire` would refuse now (a refusal for want of
+        a probe asks the next sync for one)."""
         view = self._fv
         if view is None or view.state is _CLOSED or self._state in _LOCAL_ONLY:
             if self._free_permit is None:
@@ -189,6 +193,8 @@ class FleetCircuitBreaker(CircuitBreaker):
         return CircuitOpenError(breaker=self._name, retry_in=retry_in, operation=operation, failures=self._opened_by)
 
     def record(self, permit: Permit, outcome: Outcome, kind: int | str | None = None) -> None:
+        """Count the outcome for this worker's breaker and for the fleet (a probe's result goes to
+        the fleet at once)."""
         if outcome is _SUCCESS and permit is self._free_permit and self._success_noop:
             next(self._ok)  # nothing for the local breaker to do; counted for the fleet, lock-free
             return
@@ -220,12 +226,14 @@ class FleetCircuitBreaker(CircuitBreaker):
 
     @property
     def state(self) -> CircuitState:
+        """The fleet's state when OPEN or HALF_OPEN, else the worker's own breaker's."""
         view = self._fv
         if view is None or view.state is _CLOSED or self._state in _LOCAL_ONLY:
             return super().state
         return view.state
 
     def snapshot(self) -> BreakerSnapshot:
+        """The worker's breaker's snapshot, with the fleet's state when it is OPEN or HALF_OPEN."""
         snap = super().snapshot()
         view = self._fv
         if view is None or view.state is _CLOSED or snap.state in _LOCAL_ONLY:

@@ -69,6 +69,7 @@ class FleetRetryBudget(RetryBudget):
         return "Fleet" + super().__repr__()
 
     def deposit(self) -> None:
+        """Record one logical request, locally and for the next flush to the fleet."""
         super().deposit()
         with self._fleet_lock:
             self._deposits += 1
@@ -76,6 +77,7 @@ class FleetRetryBudget(RetryBudget):
             self._ensure()
 
     def try_withdraw(self) -> bool:
+        """Take one retry from this worker's lease (the local budget while the fleet is unknown)."""
         with self._fleet_lock:
             lease = self._lease
             if lease is not None:
@@ -88,6 +90,7 @@ class FleetRetryBudget(RetryBudget):
         return super().try_withdraw()
 
     def balance(self) -> float:
+        """The fleet's balance as last read plus this worker's lease (the local one while unknown)."""
         with self._fleet_lock:
             if self._lease is not None:
                 return self._left + self._lease
@@ -116,6 +119,7 @@ class FleetRetryBudget(RetryBudget):
         return [ScriptCall("budget", (self._key,), (self._script_cfg, now, deposits, back, ask))]
 
     def apply(self, replies: list[Any]) -> None:
+        """Take the fleet's answer to :meth:`plan`: the tokens granted and the balance left."""
         granted, left = replies[0]
         with self._fleet_lock:
             self._lease = (self._lease or 0) + int(granted)

@@ -76,18 +76,30 @@ class SharedState(Protocol):
     ``run`` serves the sync client (from a background thread), ``arun`` the async one (on its loop)."""
 
     @property
-    def settings(self) -> FleetSettings: ...
+    def settings(self) -> FleetSettings:
+        """How the workers take part in the fleet (sync interval, quorum, timeouts, ...)."""
+        ...
 
     @property
-    def round_trips(self) -> int: ...
+    def round_trips(self) -> int:
+        """Network exchanges so far (the ``fleet`` metrics' round trips)."""
+        ...
 
-    def run(self, calls: Sequence[ScriptCall]) -> list[Any]: ...
+    def run(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run ``calls`` in one round trip, blocking; one reply per call, or :class:`SharedStateError`."""
+        ...
 
-    async def arun(self, calls: Sequence[ScriptCall]) -> list[Any]: ...
+    async def arun(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """:meth:`run` on the event loop, never blocking it."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the blocking client's connections."""
+        ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close every connection (the asyncio client's too)."""
+        ...
 
 
 # -- the Lua scripts ---------------------------------------------------------------------------
@@ -248,6 +260,7 @@ class RedisSharedState:
 
     @property
     def settings(self) -> FleetSettings:
+        """How the workers take part in the fleet."""
         return self._settings
 
     @property
@@ -273,6 +286,7 @@ class RedisSharedState:
         return self._shas[name]
 
     def run(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run ``calls`` by EVALSHA in one pipeline on the blocking client (made on first use)."""
         import redis
 
         if self._sync is None:
@@ -295,6 +309,7 @@ class RedisSharedState:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def arun(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run ``calls`` by EVALSHA in one pipeline on the ``redis.asyncio`` client (made on first use)."""
         import redis
         import redis.asyncio
 
@@ -326,11 +341,13 @@ class RedisSharedState:
         return options
 
     def close(self) -> None:
+        """Close the blocking client's connections."""
         client, self._sync = self._sync, None
         if client is not None:
             client.close()
 
     async def aclose(self) -> None:
+        """Close the asyncio client's connections, then the blocking client's."""
         client, self._async = self._async, None
         if client is not None:
             await client.aclose()
