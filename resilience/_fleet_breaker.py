@@ -11,8 +11,6 @@ fleet-wide). Nothing here does I/O: acquire and record touch memory only.
 
 from __future__ import annotations
 
-import copy
-import itertools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -120,7 +118,7 @@ class FleetCircuitBreaker(CircuitBreaker):
     disabled breaker ignores the fleet until reset.
     """
 
-    __slots__ = ("_demand", "_done", "_ensure", "_fl", "_fleet_wake", "_fv", "_held", "_ok", "_pf", "keys")
+    __slots__ = ("_demand", "_done", "_ensure", "_fl", "_fleet_wake", "_fv", "_held", "_pf", "_ps", "keys")
 
     def __init__(
         self,
@@ -142,7 +140,7 @@ class FleetCircuitBreaker(CircuitBreaker):
         self._fl: Final = threading.Lock()  # pending counts and reservations; never held across I/O
         self._fv: FleetView | None = None  # None: the fleet is unknown, the local breaker decides
         self._pf = 0
-        self._ok = itertools.count()  # successes: next() is atomic, no lock on the hot path
+        self._ps = 0
         self._held: list[FleetProbe] = []
         self._done: list[tuple[str, str]] = []
         self._demand = False
@@ -196,7 +194,8 @@ class FleetCircuitBreaker(CircuitBreaker):
         """Count the outcome for this worker's breaker and for the fleet (a probe's result goes to
         the fleet at once)."""
         if outcome is _SUCCESS and permit is self._free_permit and self._success_noop:
-            next(self._ok)  # nothing for the local breaker to do; counted for the fleet, lock-free
+            with self._fl:  # nothing for the local breaker to do; counted for the fleet
+                self._ps += 1
             return
         self._record_fleet(permit, outcome, kind)
 
@@ -207,15 +206,18 @@ class FleetCircuitBreaker(CircuitBreaker):
             self._fleet_wake()  # the fleet should hear of a probe at once
             return
         CircuitBreaker.record(self, permit, outcome, kind)
-        if outcome is _SUCCESS:
-            next(self._ok)
-        elif outcome is _FAILURE:
-            with self._fl:
+        if outcome is _IGNORED:
+            return
+        with self._fl:
+            if outcome is _FAILURE:
                 self._pf += 1
+            else:
+                self._ps += 1
 
     def pending(self) -> tuple[int, int]:
         """Failures and successes counted since the last sync (not yet sent to the fleet)."""
-        return self._pf, next(copy.copy(self._ok))
+        with self._fl:
+            return self._pf, self._ps
 
     # observation ------------------------------------------------------------------------------
 
@@ -248,9 +250,7 @@ class FleetCircuitBreaker(CircuitBreaker):
         reservations given back); ask for a probe when a call was refused for want of one."""
         view = self._fv
         with self._fl:
-            ok, self._ok = self._ok, itertools.count()
-            failures, self._pf = self._pf, 0
-            successes = next(ok)  # a success counted on the old counter after this is lost: harmless
+            failures, successes, self._pf, self._ps = self._pf, self._ps, 0, 0
             done, self._done = self._done, []
             done.extend((p.token, "release") for p in self._held)
             self._held = []
@@ -276,8 +276,7 @@ class FleetCircuitBreaker(CircuitBreaker):
     def unknown(self) -> None:
         """Redis is out of reach: forget the fleet's state, the local breaker decides alone."""
         with self._fl:
-            self._pf = 0
-            self._ok = itertools.count()
+            self._pf = self._ps = 0
             self._held = []
             self._done = []
         self._adopt(None)

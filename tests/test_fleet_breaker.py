@@ -28,6 +28,7 @@ from resilience import (
     FleetSettings,
     FleetSync,
     InternalServerError,
+    Outcome,
     RedisSharedState,
 )
 from resilience._fleet_breaker import breaker_keys
@@ -315,3 +316,39 @@ def test_fleet_mode_from_the_environment_and_its_password_kept_out_of_sight(
     plain = FinOpsClient(base_url=upstream.url)
     assert plain.fleet_stats() is None  # no shared_state: no fleet, no Redis
     plain.close()
+
+
+def test_outcome_counts_are_exact_under_threads_recording_while_a_sync_drains_them() -> None:
+    """8 threads record successes and failures on one fleet breaker (fleet CLOSED) while another
+    thread keeps planning syncs: every outcome is in exactly one batch or still pending."""
+    config = CircuitBreakerConfig(failure_threshold=10**6)
+    breaker = FleetCircuitBreaker(
+        config, name="http://api", clock=time.monotonic, keys=breaker_keys("t", "http://api"), wake=lambda: None
+    )
+    breaker.apply([[b"closed", 1, 0, 0, 0, 0, 0]])  # the fleet is CLOSED: the hot path
+    threads, rounds = 8, 5000
+    sent = [0, 0]
+    done = threading.Event()
+
+    def drain() -> None:
+        while not done.is_set():
+            call = breaker.plan("{}", "w")[0]
+            sent[0] += int(call.args[4])
+            sent[1] += int(call.args[5])
+
+    def hammer(n: int) -> None:
+        for i in range(rounds):
+            failed = (i + n) % 5 == 0
+            breaker.record(breaker.acquire(), Outcome.FAILURE if failed else Outcome.SUCCESS)
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    workers = [threading.Thread(target=hammer, args=(n,)) for n in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    done.set()
+    drainer.join()
+    failures, successes = breaker.pending()
+    assert (sent[0] + failures, sent[1] + successes) == (threads * rounds // 5, threads * rounds * 4 // 5)
