@@ -28,6 +28,7 @@ from ._credentials import AuthType
 from ._errors import APIError, CircuitOpenError, RequestValidationError
 from ._errors_client import ClientClosedError, RedirectLoopError
 from ._health import HealthReport, health_flow
+from ._json import Unencodable, dumps
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
@@ -36,13 +37,21 @@ from ._response import build, credential_note, decode, status_error, transport_e
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
-from ._validation import Invalid, Validator, compile_schema, warn_unknown_field
+from ._validation import Invalid, SchemaCheck, Validator, compile_schema, warn_unknown_field
 
 __all__: list[str] = []
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+def _refusal(exc: Invalid, index: int | None) -> RequestValidationError:
+    """The typed error of a refused value; the message never quotes a secret-named field's value."""
+    message = exc.message
+    if exc.path and SECRET_KEY_PATTERN.search(exc.path):  # the validator quotes the bad value
+        message = "has an invalid value (not shown: the field name marks it as secret)"
+    return RequestValidationError(message, index=index, field=exc.path or None)
 
 
 class _Core:
@@ -204,8 +213,10 @@ class _Core:
             v = self._validators[key] = compile_schema(schema, on_unknown=tell)
         return v
 
-    def _item_validator(self, op: Operation) -> Validator:
-        return self._validator(op, "item", op.item_schema, request=True)
+    def _item_validator(self, op: Operation) -> SchemaCheck:
+        check = self._validator(op, "item", op.item_schema, request=True)
+        assert isinstance(check, SchemaCheck), f"{op.operation_id} has no item schema"
+        return check
 
     def _response_validator(self, op: Operation) -> Validator | None:
         if not self._config.validate_responses or op.response is None:
@@ -217,10 +228,14 @@ class _Core:
         try:
             check(value, at)
         except Invalid as exc:
-            message = exc.message
-            if exc.path and SECRET_KEY_PATTERN.search(exc.path):  # the validator quotes the bad value
-                message = "has an invalid value (not shown: the field name marks it as secret)"
-            raise RequestValidationError(message, index=index, field=exc.path or None) from None
+            raise _refusal(exc, index) from None
+
+    @staticmethod
+    def _check_items(check: SchemaCheck, items: list[dict[str, Any]]) -> None:
+        """Every item at once: the first bad one raises, naming its index and field."""
+        bad = check.first_bad(items)
+        if bad is not None:
+            raise _refusal(bad[1], bad[0])
 
     def _check_params(self, op: Operation, params: Mapping[str, Any]) -> None:
         for name, value in params.items():
@@ -231,10 +246,11 @@ class _Core:
 
     @staticmethod
     def _encode(body: Any) -> bytes:
+        """The JSON of a body (:mod:`resilience._json`): what JSON cannot carry is refused."""
         try:
-            return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise RequestValidationError(f"body cannot be encoded as JSON: {exc}") from exc
+            return dumps(body)
+        except Unencodable as exc:
+            raise _refusal(Invalid(exc.path, f"cannot be encoded as JSON: {exc.message}"), None) from None
 
     @staticmethod
     def _with_body(kwargs: Mapping[str, Any], body: bytes, op: Operation, key: str | None) -> dict[str, Any]:
