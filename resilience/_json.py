@@ -127,10 +127,13 @@ def first_problem(value: Any, path: str = "") -> tuple[str, str] | None:
     """The first place in ``value`` (depth first, in order) JSON cannot carry, and why;
     ``None`` when it can all be sent. Iterative: any depth is a finding, not a RecursionError."""
     stack: list[Iterator[tuple[Any, str]]] = [iter(((value, path),))]
+    containers: list[str] = []  # the path of each container the walk is in
     while stack:
         step = next(stack[-1], None)
         if step is None:
             stack.pop()
+            if containers:
+                containers.pop()
             continue
         item, where = step
         if item is None or isinstance(item, bool):
@@ -145,13 +148,14 @@ def first_problem(value: Any, path: str = "") -> tuple[str, str] | None:
             if not math.isfinite(item):
                 return where, f"must be a finite number, got {item!r}"
         elif isinstance(item, dict | list | tuple):
-            if len(stack) > MAX_DEPTH:
-                return where, f"is nested more than {MAX_DEPTH} levels deep"
+            if len(stack) > MAX_DEPTH:  # named by its outermost container, not a path of 254 steps
+                return containers[min(1, len(containers) - 1)], f"is nested more than {MAX_DEPTH} levels deep"
             if isinstance(item, dict):
                 for key in item:
                     if not isinstance(key, str) or not _is_text(key):
                         return where, f"keys must be strings of valid Unicode, got {_describe(key)}"
             stack.append(_children(item, where))
+            containers.append(where)
         else:
             return where, f"has no JSON form: got {type(item).__name__} {_describe(item)}"
     return None

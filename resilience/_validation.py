@@ -206,11 +206,13 @@ class SchemaCheck:
         difference each for the unknown-field scan."""
         bad: tuple[int, Invalid] | None = None
         if not self._valid(self._whole, items):
-            for i, item in enumerate(items):
-                error = self._located(item, "")
-                if error is not None:
-                    bad = (i, error)
-                    break
+            each = self._each
+            for i, item in enumerate(items):  # the first refused item, still one fast call each
+                if not self._valid(each, item):
+                    error = self._located(item, "")
+                    if error is not None:
+                        bad = (i, error)
+                        break
         stop = len(items) if bad is None else bad[0]
         unknown = self._unknown
         if unknown is not None and not unknown.none_in(items, stop):
