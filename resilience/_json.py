@@ -55,17 +55,32 @@ def dumps(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON, or :class:`Unencodable` naming the first bad place.
 
     The fast path is one orjson call and a scan of its output for ``null``: only a body
-    with a ``null`` in it (where a NaN may have been written) is walked in Python.
+    with a ``null`` in it (where a NaN may have been written) is checked again for
+    non-finite numbers, and walked in Python only if it has one.
     """
     try:
         body = orjson.dumps(value, default=_default, option=_OPTIONS)
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise unencodable(value, str(exc)) from None
-    if b"null" in body:
+    if b"null" in body and not _finite(value):
         problem = first_problem(value)
         if problem is not None:
             raise Unencodable(*problem)
     return body
+
+
+def _nothing(value: Any) -> None:
+    return None
+
+
+def _finite(value: Any) -> bool:
+    """Whether ``value`` holds no NaN nor infinity: the stdlib's C encoder, which refuses
+    them, asked only that (what orjson took is not asked again), far faster than a walk."""
+    try:
+        json.dumps(value, allow_nan=False, check_circular=False, default=_nothing)
+    except (ValueError, TypeError, RecursionError):
+        return False
+    return True
 
 
 def first_unencodable(items: Sequence[Any], stop: int, size: int = 500) -> tuple[int, Unencodable] | None:

@@ -47,6 +47,7 @@ _TYPE_NAMES: Final = {
     "null": "null",
 }
 _logger = logging.getLogger("resilience.client")
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def _join(path: str, key: str | int) -> str:
@@ -159,12 +160,15 @@ class _Unknown:
         if isinstance(value, dict):
             known = self.known
             if known is not None and not known.issuperset(value):
-                for key, item in value.items():
-                    if isinstance(key, str) and key in known:
-                        continue
-                    problem = first_problem({key: item}, path)
-                    if problem is not None:
-                        return Invalid(*problem)
+                extra = value.keys() - known
+                for key in extra if len(extra) == 1 else [k for k in value if k in extra]:
+                    item = value[key]
+                    # A plain scalar is the encoder's to check (a lone surrogate, a NaN, a big
+                    # int); anything else may be what orjson would give a form of its own (a UUID).
+                    if type(key) is not str or not key.isascii() or type(item) not in _SCALARS:
+                        problem = first_problem({key: item}, path)
+                        if problem is not None:
+                            return Invalid(*problem)
                     if tell is not None:
                         tell(path, key, self.names)
             for key, child in self.children.items():
