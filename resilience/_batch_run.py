@@ -318,9 +318,16 @@ def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[di
     if len(items) < batch.min_items:
         raise RequestValidationError(f"{op.operation_id} needs at least {batch.min_items} item(s), got 0")
     check = client._item_validator(op)
+    # Plain dicts are read where they are: a copy of each costs more than all our checks (GC).
+    out: list[dict[str, Any]] = list(items) if set(map(type, items)) == {dict} else _as_dicts(items)
+    client._check_items(check, out)  # one call for the lot; only a bad item pays to be located
+    return out
+
+
+def _as_dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, item in enumerate(items):
-        if type(item) is dict:  # read where it is: a copy of each costs more than all our checks (GC)
+        if type(item) is dict:
             data = item
         elif isinstance(item, Mapping):
             data = dict(item)
@@ -329,5 +336,4 @@ def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[di
         else:
             raise RequestValidationError(f"expected a model or a mapping, got {type(item).__name__}", index=i)
         out.append(data)
-    client._check_items(check, out)  # one call for the lot; only a bad item pays to be located
     return out
