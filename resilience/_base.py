@@ -25,33 +25,25 @@ from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
-from ._errors import APIError, CircuitOpenError, RequestValidationError
+from ._errors import APIError, CircuitOpenError
 from ._errors_client import ClientClosedError, RedirectLoopError
 from ._health import HealthReport, health_flow
 from ._json import Unencodable, dumps
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
-from ._redact import SECRET_KEY_PATTERN, redact_body
+from ._redact import redact_body
 from ._response import build, credential_note, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
-from ._validation import Invalid, SchemaCheck, Validator, compile_schema, warn_unknown_field
+from ._validation import Invalid, SchemaCheck, Validator, compile_schema, refusal, warn_unknown_field
 
 __all__: list[str] = []
 
 logger = logging.getLogger("resilience.client")
 T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
-
-
-def _refusal(exc: Invalid, index: int | None) -> RequestValidationError:
-    """The typed error of a refused value; the message never quotes a secret-named field's value."""
-    message = exc.message
-    if exc.path and SECRET_KEY_PATTERN.search(exc.path):  # the validator quotes the bad value
-        message = "has an invalid value (not shown: the field name marks it as secret)"
-    return RequestValidationError(message, index=index, field=exc.path or None)
 
 
 class _Core:
@@ -228,14 +220,14 @@ class _Core:
         try:
             check(value, at)
         except Invalid as exc:
-            raise _refusal(exc, index) from None
+            raise refusal(exc, index) from None
 
     @staticmethod
     def _check_items(check: SchemaCheck, items: list[dict[str, Any]]) -> None:
         """Every item at once: the first bad one raises, naming its index and field."""
         bad = check.first_bad(items)
         if bad is not None:
-            raise _refusal(bad[1], bad[0])
+            raise refusal(bad[1], bad[0])
 
     def _check_params(self, op: Operation, params: Mapping[str, Any]) -> None:
         for name, value in params.items():
@@ -250,7 +242,7 @@ class _Core:
         try:
             return dumps(body)
         except Unencodable as exc:
-            raise _refusal(Invalid(exc.path, f"cannot be encoded as JSON: {exc.message}"), None) from None
+            raise refusal(Invalid(exc.path, f"cannot be encoded as JSON: {exc.message}"), None) from None
 
     @staticmethod
     def _with_body(kwargs: Mapping[str, Any], body: bytes, op: Operation, key: str | None) -> dict[str, Any]:

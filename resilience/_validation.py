@@ -20,7 +20,9 @@ from typing import Any, Final
 
 import jsonschema_rs
 
+from ._errors import RequestValidationError
 from ._json import first_problem, first_unencodable
+from ._redact import SECRET_KEY_PATTERN
 
 __all__ = ["compile_schema"]
 
@@ -283,6 +285,14 @@ def compile_schema(
     if not schema:
         return lambda value, path: None
     return SchemaCheck(schema, forbid_unknown=forbid_unknown, on_unknown=on_unknown)
+
+
+def refusal(exc: Invalid, index: int | None) -> RequestValidationError:
+    """The typed error of a refused value; the message never quotes a secret-named field's value."""
+    message = exc.message
+    if exc.path and SECRET_KEY_PATTERN.search(exc.path):  # the validator quotes the bad value
+        message = "has an invalid value (not shown: the field name marks it as secret)"
+    return RequestValidationError(message, index=index, field=exc.path or None)
 
 
 def warn_unknown_field(operation: str, told: set[str], path: str, key: str, known: Sequence[str]) -> None:
