@@ -47,7 +47,7 @@ def spied(client: Any) -> tuple[Spy, Spy]:
     check = client._item_validator(POST_RESOURCES)
     assert isinstance(check, SchemaCheck)
     whole, each = Spy(check._whole), Spy(check._each)
-    check._whole, check._each = whole, each
+    check._whole, check._each = whole, each  # type: ignore[assignment]  # spies in their place
     return whole, each
 
 
