@@ -53,7 +53,8 @@ class Telemetry:
 
     def metrics(self) -> dict[str, Any]:
         data = self.reader.get_metrics_data()
-        assert data is not None
+        if data is None:  # nothing measured, nothing observed
+            return {}
         return {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
 
 
