@@ -26,6 +26,7 @@ ROW_NAMES = {
     "failfast": ("fail fast",),
     "threads": ("threads",),
     "memory": ("memory",),
+    "otel": ("otel hook",),
 }
 
 

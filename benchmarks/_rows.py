@@ -31,6 +31,7 @@ from ._clients import (
     make_item,
 )
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._otel_rows import row_otel
 from ._server import Server
 
 __all__ = ["ROWS", "Counts"]
@@ -620,4 +621,5 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "failfast": row_failfast,
     "threads": row_threads,
     "memory": row_memory,
+    "otel": row_otel,
 }

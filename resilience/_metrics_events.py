@@ -184,7 +184,57 @@ class Tracers:
         self._each("on_batch_end", batch, items, error)
 
 
+class _OneTracer(Tracers):
+    """The common case, one tracing hook: its own tokens, its methods called directly."""
+
+    __slots__ = ("_hook",)
+
+    def __init__(self, hook: Any) -> None:
+        super().__init__((hook,))
+        self._hook = hook
+
+    def _one(self, method: str, *args: Any) -> Any:
+        return _safe(self._hook, method, *args)
+
+    def call_start(self, request: httpx.Request, parent: Any) -> Any:
+        try:
+            return self._hook.on_call_start(request, parent)
+        except Exception:
+            logger.exception("tracing hook %s.on_call_start failed", type(self._hook).__name__)
+            return None
+
+    def call_end(self, call: Any, response: httpx.Response | None, error: BaseException | None) -> None:
+        self._one("on_call_end", call, response, error)
+
+    def attempt_start(self, request: httpx.Request, call: Any) -> Any:
+        try:
+            return self._hook.on_attempt_start(request, call)
+        except Exception:
+            logger.exception("tracing hook %s.on_attempt_start failed", type(self._hook).__name__)
+            return None
+
+    def attempt_end(self, attempt: Any, response: httpx.Response | None, error: BaseException | None) -> None:
+        self._one("on_attempt_end", attempt, response, error)
+
+    def refused(self, operation: Operation, error: BaseException, parent: Any) -> None:
+        self._one("on_refused", operation, error, parent)
+
+    def batch_start(self, operation: Operation, items: int, chunks: int) -> Any:
+        return self._one("on_batch_start", operation, items, chunks)
+
+    def chunk_start(self, batch: Any, start: int, stop: int) -> Any:
+        return self._one("on_chunk_start", batch, start, stop)
+
+    def chunk_end(self, chunk: Any, outcome: str, accepted: int, rejected: int, error: BaseException | None) -> None:
+        self._one("on_chunk_end", chunk, outcome, accepted, rejected, error)
+
+    def batch_end(self, batch: Any, items: Mapping[str, int], error: BaseException | None) -> None:
+        self._one("on_batch_end", batch, items, error)
+
+
 def tracers_of(hooks: tuple[object, ...]) -> Tracers | None:
     """The tracing hooks among ``hooks`` as one, ``None`` when there is none (the fast path)."""
     found = tuple(h for h in hooks if callable(getattr(h, "on_call_start", None)))
-    return Tracers(found) if found else None
+    if not found:
+        return None
+    return _OneTracer(found[0]) if len(found) == 1 else Tracers(found)

@@ -165,11 +165,15 @@ class OpenTelemetryHook:
             name = _method(request.method, attrs)
         context = parent.context if isinstance(parent, _Scope) else None
         span = self._tracer.start_span(name, context=context, kind=self._internal, attributes=attrs)
+        if not span.is_recording() and not span.get_span_context().is_valid:  # no tracing SDK: metrics only
+            return _Call(None, None, request)
         return _Call(span, self._in_context(span), request)
 
     def on_call_end(self, call: _Call, response: httpx.Response | None, error: BaseException | None) -> None:
         """End the call's span with its final status or error."""
         span = call.span
+        if span is None:
+            return
         record = call.request.extensions.get(EXT_CALL)
         retries = getattr(record, "retries", 0)
         if retries:
@@ -205,11 +209,14 @@ class OpenTelemetryHook:
             if op is not None and request is call.request:  # a redirect hop goes elsewhere
                 attrs[URL_TEMPLATE] = op.route
                 name = f"{method} {op.route}"
+            if call.span is None:  # no tracing SDK: only the duration is measured
+                return _Attempt(None, self._timer(), attrs)
         span_attrs = dict(attrs)
         if hop:
             span_attrs[HTTP_REQUEST_RESEND_COUNT] = hop
         span = self._tracer.start_span(name, context=context, kind=self._client, attributes=span_attrs)
-        self._inject(request.headers, context=self._in_context(span))
+        if span.get_span_context().is_valid:  # a no-op tracer's span has nothing to propagate
+            self._inject(request.headers, context=self._in_context(span))
         return _Attempt(span, self._timer(), attrs)
 
     def on_attempt_end(self, attempt: _Attempt, response: httpx.Response | None, error: BaseException | None) -> None:
@@ -217,18 +224,16 @@ class OpenTelemetryHook:
         elapsed = self._timer() - attempt.started
         span, attrs = attempt.span, attempt.attrs
         if response is not None:
-            status = response.status_code
-            attrs[HTTP_RESPONSE_STATUS_CODE] = status
-            span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
+            status = attrs[HTTP_RESPONSE_STATUS_CODE] = response.status_code
             if status >= 400:
                 attrs[ERROR_TYPE] = str(status)
-                span.set_attribute(ERROR_TYPE, str(status))
-                span.set_status(self._error)
         elif error is not None:
-            kind = attrs[ERROR_TYPE] = error_type(error)
-            span.set_attribute(ERROR_TYPE, kind)
-            span.set_status(self._error, kind)
-        span.end()
+            attrs[ERROR_TYPE] = error_type(error)
+        if span is not None:
+            span.set_attributes({k: attrs[k] for k in (HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE) if k in attrs})
+            if ERROR_TYPE in attrs:
+                span.set_status(self._error, None if response is not None else attrs[ERROR_TYPE])
+            span.end()
         self.instruments.attempt_duration.record(elapsed, attrs)
 
     def on_refused(self, operation: Operation, error: BaseException, parent: Any) -> None:
