@@ -230,6 +230,9 @@ async def test_a_chunked_batch_is_one_span_with_a_span_per_chunk_holding_its_cal
     ]
     assert all(attrs_of(c)["resilience.outcome"] == "accepted" for c in chunks)
     assert {s.context.trace_id for s in otel.spans()} == {batch.context.trace_id}
+    if driver.is_async:  # the chunks were in flight together: their spans overlap
+        spans = sorted(chunks, key=lambda s: s.start_time or 0)
+        assert (spans[1].start_time or 0) < (spans[0].end_time or 0)
     for request in seen:
         span_id = int(request.headers["traceparent"].split("-")[2], 16)
         attempt = by_id[span_id]
@@ -250,3 +253,30 @@ async def test_spans_hold_no_secret_and_no_id_from_the_path(
     [attempt] = otel.named("POST /api/optimizations/{optimizationId}/approve")
     assert attrs_of(attempt)[URL_TEMPLATE] == "/api/optimizations/{optimizationId}/approve"
     no_secret_or_url(otel.spans())
+
+
+async def test_a_batch_the_open_breaker_refuses_has_its_refusal_under_the_first_chunk(
+    driver: Driver, httpserver: HTTPServer, otel: Telemetry
+) -> None:
+    """The breaker opened before the batch: the first chunk's refusal is a span under that
+    chunk, and every chunk ends not delivered with the refusal's error type; nothing is sent."""
+    driver.open(httpserver.url_for(""), api_key=API_KEY, metrics_hooks=[otel.hook])
+    breaker = driver.client.circuit_breaker
+    assert breaker is not None
+    breaker.force_open()
+    result = await driver.post_resources(resources(3), chunk_size=2)
+    assert len(result.not_delivered) == 2
+    assert httpserver.log == []
+
+    [batch] = [s for s in otel.named("post_resources") if s.parent is None]
+    chunks = sorted(otel.named("post_resources chunk"), key=lambda s: attrs_of(s)["resilience.batch.chunk.first_item"])
+    assert {parent_id(c) for c in chunks} == {batch.context.span_id}
+    assert [attrs_of(c)["resilience.outcome"] for c in chunks] == ["not_delivered", "not_delivered"]
+    assert {attrs_of(c)[ERROR_TYPE] for c in chunks} == {"resilience.CircuitOpenError"}
+    refusals = [s for s in otel.named("post_resources") if s.parent is not None]
+    assert len(refusals) >= 1
+    assert {parent_id(r) for r in refusals} <= {c.context.span_id for c in chunks}
+    assert parent_id(refusals[0]) == chunks[0].context.span_id
+    assert {attrs_of(r)[ERROR_TYPE] for r in refusals} == {"resilience.CircuitOpenError"}
+    assert attrs_of(batch)["resilience.batch.items.not_delivered"] == 3
+    assert otel.named("POST /api/resources") == []
