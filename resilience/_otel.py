@@ -123,6 +123,9 @@ class OpenTelemetryHook:
         from ._otel_metrics import Instruments
 
         self._tracer = trace.get_tracer("resilience", tracer_provider=tracer_provider)
+        # Following the global provider: while none is set (a proxy), no span is started at all.
+        self._global = trace.get_tracer_provider if tracer_provider is None else None
+        self._proxy = trace.ProxyTracerProvider
         self._in_context = trace.set_span_in_context
         self._inject = propagate.inject
         self._internal, self._client = SpanKind.INTERNAL, SpanKind.CLIENT
@@ -157,6 +160,8 @@ class OpenTelemetryHook:
     # -- TracingHook: the spans -----------------------------------------------------------------
     def on_call_start(self, request: httpx.Request, parent: Any) -> _Call:
         """The call's INTERNAL span, under its chunk's (else the caller's current span)."""
+        if self._global is not None and isinstance(self._global(), self._proxy):
+            return _Call(None, None, request)  # no tracing SDK: metrics only
         op = operation_of(request)
         if op is not None:
             name, attrs = op.operation_id, _operation_attrs(op)

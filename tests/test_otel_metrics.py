@@ -255,3 +255,37 @@ def test_without_a_tracing_hook_the_stack_has_no_tracing_layer() -> None:
         assert not [t for t in layers(plain) if isinstance(t, TracingTransport)]
         assert plain.metrics is not None
         assert plain.metrics.tracers is None
+
+
+async def test_following_the_global_providers_while_none_is_set_means_metrics_only(
+    driver: Driver, httpserver: HTTPServer
+) -> None:
+    """OpenTelemetryHook() with no tracer provider and no global one set: no span is started,
+    no trace context sent (there is none), the metrics still reach the meter provider given."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from resilience import OpenTelemetryHook
+
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)  # no test sets the global one
+    seen: list[Request] = []
+    answers(httpserver, "/api/health", [503, 200], HEALTH, seen)
+    reader = InMemoryMetricReader()
+    hook = OpenTelemetryHook(meter_provider=MeterProvider(metric_readers=[reader]))
+    driver.open(httpserver.url_for(""), api_key=API_KEY, metrics_hooks=[hook], max_retries=1)
+    await driver.call("get_health")
+    assert [r.headers.get("traceparent") for r in seen] == [None, None]
+    data = reader.get_metrics_data()
+    assert data is not None
+    durations = [
+        p
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == HTTP_CLIENT_REQUEST_DURATION
+        for p in m.data.data_points
+    ]
+    attrs = [dict(p.attributes or {}) for p in durations]
+    assert sorted(str(a[HTTP_RESPONSE_STATUS_CODE]) for a in attrs) == ["200", "503"]
+    assert all(a[URL_TEMPLATE] == "/api/health" for a in attrs)
