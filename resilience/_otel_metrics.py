@@ -19,6 +19,7 @@ from typing import Any, Final
 import httpx
 
 from ._breaker_config import BreakerTransition, CircuitState
+from ._errors import ConfigurationError
 from ._metrics_events import RequestEnd, RetryEvent
 
 __all__: list[str] = []  # internal: the hook's instruments
@@ -105,8 +106,6 @@ class Instruments:
 
     def provide(self, name: str, figures: Callable[[], Mapping[str, float] | None]) -> None:
         if name not in _SOURCES:
-            from ._errors import ConfigurationError
-
             raise ConfigurationError(f"no gauges read a state source named {name!r}; known: {sorted(_SOURCES)}")
         with self._lock:
             self._providers[name] = figures
