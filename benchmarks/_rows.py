@@ -32,6 +32,7 @@ from ._clients import (
 )
 from ._data_rows import row_ingest_inproc, row_read_inproc
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._otel_rows import row_otel
 from ._peer_rows import row_async_aiohttp, row_sync_stdlib
 from ._server import Server
 
@@ -628,4 +629,5 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "read": row_read_inproc,
     "aiohttp": row_async_aiohttp,
     "stdlib": row_sync_stdlib,
+    "otel": row_otel,
 }

@@ -73,10 +73,12 @@ from ._layers import (
     LoggingTransport,
     RequestRefused,
     RetryTransport,
+    TracingTransport,
 )
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
-from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
+from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, TracingHook
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
+from ._otel import OpenTelemetryHook
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._response import no_body
@@ -136,6 +138,7 @@ __all__ = [
     "CircuitBreakerTransport",
     "CircuitOpenError",
     "CircuitState",
+    "ClientBound",
     "ClientClosedError",
     "ClientConfig",
     "ConfigurationError",
@@ -156,6 +159,7 @@ __all__ = [
     "MetricsSnapshot",
     "NotFoundError",
     "OpenAPIContract",
+    "OpenTelemetryHook",
     "Operation",
     "OperationMetrics",
     "Outcome",
@@ -181,6 +185,8 @@ __all__ = [
     "SwitchableAuth",
     "SyncAPIClient",
     "TokenProviderAuth",
+    "TracingHook",
+    "TracingTransport",
     "UnprocessableEntityError",
     "ValidatedRequest",
     "ValidatedResponse",

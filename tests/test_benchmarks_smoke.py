@@ -19,6 +19,7 @@ ROWS = (
     "bulk read, in process",
     "async vs aiohttp",
     "sync vs stdlib",
+    "otel hook",
 )
 
 
