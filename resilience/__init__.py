@@ -34,7 +34,7 @@ from ._breaker_config import (
 )
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallRecord, call_record_of
-from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ClientConfig
 from ._credentials import AUTH_TYPES, AuthType
 from ._errors import (
     APIConnectionError,
@@ -77,6 +77,16 @@ from ._layers import (
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
 from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
+from ._profiles import (
+    CONFIG_KEYS,
+    CREDENTIAL_KEYS,
+    InsecureCredentialsFileWarning,
+    Profile,
+    ProfileError,
+    ProfileFiles,
+    load_profile,
+    profile_files,
+)
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._response import no_body
@@ -97,8 +107,11 @@ from ._validation import compile_schema
 
 __all__ = [
     "AUTH_TYPES",
+    "CONFIG_KEYS",
+    "CREDENTIAL_KEYS",
     "DEFAULT_BUCKETS",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
     "EXT_OPERATION",
     "IDEMPOTENT_METHODS",
     "OUTCOME_KINDS",
@@ -147,6 +160,7 @@ __all__ = [
     "DryRun",
     "GateTransport",
     "HealthReport",
+    "InsecureCredentialsFileWarning",
     "InsecureTransportError",
     "InternalServerError",
     "Layer",
@@ -163,6 +177,9 @@ __all__ = [
     "PermissionDeniedError",
     "Permit",
     "PinnedAuth",
+    "Profile",
+    "ProfileError",
+    "ProfileFiles",
     "ProgressCallback",
     "PrometheusHook",
     "RateLimitError",
@@ -195,9 +212,11 @@ __all__ = [
     "default_sync_transport",
     "is_loopback_host",
     "is_testing",
+    "load_profile",
     "no_body",
     "operation_of",
     "parse_retry_after",
+    "profile_files",
     "redact_body",
     "redact_headers",
     "set_testing",
