@@ -37,11 +37,11 @@ check-generated: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check resilience tests codegen reference_backend benchmarks demo
-	$(BIN)/ruff format --check resilience tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff check resilience finops_cli tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff format --check resilience finops_cli tests codegen reference_backend benchmarks demo
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend demo benchmarks codegen
+	$(BIN)/mypy --strict resilience finops_cli generated/finops_api_client reference_backend demo benchmarks codegen
 	$(BIN)/mypy --strict --explicit-package-bases tests
 
 test: lint typecheck check-generated

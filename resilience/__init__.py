@@ -6,8 +6,10 @@ Implementation lives in private modules; everything public is re-exported here.
 """
 
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
-from ._aiohttp import AiohttpTransport
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
 from ._async import AsyncAPIClient
 from ._auth import (
     ApiKeyAuth,
@@ -103,7 +105,7 @@ from ._retry import (
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._sync import SyncAPIClient
 from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
-from ._validation import compile_schema
+from ._validation import Invalid, compile_schema
 
 __all__ = [
     "AUTH_TYPES",
@@ -163,6 +165,7 @@ __all__ = [
     "InsecureCredentialsFileWarning",
     "InsecureTransportError",
     "InternalServerError",
+    "Invalid",
     "Layer",
     "LoggingTransport",
     "MetricsHook",
@@ -222,6 +225,17 @@ __all__ = [
     "set_testing",
     "status_error_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``AiohttpTransport`` is imported on first use: aiohttp takes ~0.4 s to import, which a
+    sync program (the ``finops`` command) never needs."""
+    if name == "AiohttpTransport":
+        from ._aiohttp import AiohttpTransport
+
+        return AiohttpTransport
+    raise AttributeError(f"module 'resilience' has no attribute {name!r}")
+
 
 # A library adds no handler of its own: without the application's logging set up, nothing prints.
 _logging.getLogger("resilience").addHandler(_logging.NullHandler())
