@@ -194,7 +194,7 @@ def push_command(kinds: dict[str, Operation]) -> click.Command:
             source = Source(stream, spool)
             try:
                 if not source.peek():
-                    raise BadInput(0, f"{'standard input' if file == '-' else file} is empty: no records")
+                    raise BadInput(0, "the input is empty: no records")
                 chosen = sniff(source, file) if fmt == "auto" else fmt
                 count = _validate(source, chosen, op, max_record_bytes)
             except BadInput as exc:
