@@ -28,6 +28,7 @@ __all__ = ["add_contract_commands", "kind_of", "snake"]
 
 #: Friendlier flags for a boolean body field that defaults to true: ``--reject`` for ``approved``.
 _NEGATIONS = {"approved": "reject"}
+_HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 _CLICK_TYPES: dict[str, click.ParamType[Any]] = {"integer": click.INT, "number": click.FLOAT, "boolean": click.BOOL}
 
 
@@ -44,6 +45,19 @@ def kind_of(op: Operation) -> str:
     """The KIND of a list or batch operation: its id without the verb, in kebab case."""
     verb, _, rest = op.operation_id.partition("_")
     return kebab(rest or verb)
+
+
+class _JsonType(click.ParamType):  # type: ignore[type-arg]
+    name = "JSON"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError as exc:
+            self.fail(f"not JSON: {exc.msg}", param, ctx)
+
+
+_JSON = _JsonType()
 
 
 def _param_type(schema: Mapping[str, Any]) -> click.ParamType[Any]:
@@ -142,6 +156,8 @@ def _operation_command(op: Operation, name: str, client_method: str) -> click.Co
         if wire not in path_names:
             params.append(click.Option([f"--{kebab(wire)}", snake(wire)], type=_param_type(schema)))
     fields: dict[str, str] = {}
+    if op.body is not None and "properties" not in body:  # a list or a scalar: given whole, as JSON
+        params.append(click.Option(["--body", "body"], type=_JSON, required=True, help="The body, as JSON."))
     for wire, schema in body.get("properties", {}).items():
         py = f"body_{snake(wire)}"
         fields[py] = wire
@@ -168,7 +184,7 @@ def _operation_command(op: Operation, name: str, client_method: str) -> click.Co
         kwargs: dict[str, Any] = {}
         for key, value in given.items():
             arg = snake(fields[key]) if key in fields else key
-            if arg not in accepted and f"body_{arg}" in accepted:
+            if key in fields and f"body_{arg}" in accepted:  # the generated name of a body field a parameter shadows
                 arg = f"body_{arg}"
             if value is not None:
                 kwargs[arg] = value
@@ -176,6 +192,8 @@ def _operation_command(op: Operation, name: str, client_method: str) -> click.Co
         chosen = output or ("table" if sys.stdout.isatty() else "json")
         if isinstance(result, DryRun):
             stdout().print(f"dry run: would send {result.method} {result.route} {result.body_preview}", highlight=False)
+            return
+        if result is None:  # an answer without a body (204)
             return
         data = result.to_dict() if hasattr(result, "to_dict") else result
         write_one(data, chosen)
@@ -205,7 +223,10 @@ def add_contract_commands(group: click.Group) -> None:
     others = [op for op in ops.values() if op.page is None and op.batch is None and op.operation_id != "get_health"]
     verbs = [op.operation_id.split("_")[0] for op in others]
     for op, verb in zip(others, verbs, strict=True):
-        name = verb if verbs.count(verb) == 1 and verb not in group.commands else kebab(op.operation_id)
+        # a verb of its own names the command (approve_optimization: approve); an HTTP verb or a
+        # shared one does not (get_savings: get-savings, put_label and put_label_aliases)
+        alone = verbs.count(verb) == 1 and verb not in _HTTP_VERBS and verb not in group.commands
+        name = verb if alone else kebab(op.operation_id)
         group.add_command(_operation_command(op, name, op.operation_id))
 
 
