@@ -78,10 +78,11 @@ def _operations() -> dict[str, Operation]:
 
 
 def _columns(op: Operation) -> list[str]:
-    """The item fields of a page, in the spec's order: the table's and the CSV's columns."""
+    """The item fields of a page, the required first: the table's and the CSV's columns."""
     try:
         items = op.response["properties"][op.page.items_attr if op.page else "data"]["items"]
-        return list(items.get("properties", {}))
+        required = [name for name in items.get("required", []) if name in items.get("properties", {})]
+        return required + [name for name in items.get("properties", {}) if name not in required]
     except (KeyError, TypeError):
         return []
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from rich import box
 from rich.table import Table
 
 from ._app import stdout
@@ -17,6 +18,10 @@ __all__ = ["OUTPUTS", "write_items", "write_one"]
 OUTPUTS: Final = ("table", "json", "ndjson", "csv")
 #: Rows per table printed: a listing of any length goes out in tables of this many rows.
 TABLE_ROWS: Final = 50
+#: The widest a table column gets (longer values wrap).
+MAX_WIDTH: Final = 40
+#: The narrowest a column is squeezed to on a narrow terminal.
+MIN_WIDTH: Final = 6
 
 
 def _dumps(value: Any) -> str:
@@ -31,10 +36,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(rows: list[Mapping[str, Any]], columns: list[str], header: bool) -> Table:
-    table = Table(show_header=header, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+def _widths(rows: list[Mapping[str, Any]], columns: list[str], room: int) -> list[int]:
+    """Column widths from the first block of rows, kept for every later block (aligned): each
+    column as wide as its widest value, then the widest narrowed first until they fit ``room``."""
+    widths = [min(MAX_WIDTH, max([len(c)] + [len(_cell(r.get(c))) for r in rows])) for c in columns]
+    room -= 2 * max(len(columns) - 1, 0)  # the padding between columns
+    while sum(widths) > room and max(widths, default=0) > MIN_WIDTH:
+        widths[widths.index(max(widths))] -= 1
+    return widths
+
+
+def _table(rows: list[Mapping[str, Any]], columns: list[str], header: bool, widths: list[int]) -> Table:
+    table = Table(show_header=header, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column, width in zip(columns, widths, strict=True):
+        table.add_column(column, overflow="fold", width=width)
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
     return table
@@ -46,14 +61,16 @@ def write_items(items: Iterable[Mapping[str, Any]], columns: list[str], output: 
     count = 0
     if output == "table":
         console, block = stdout(), []
+        widths: list[int] | None = None
         for item in items:
             block.append(item)
             count += 1
             if len(block) == TABLE_ROWS:
-                console.print(_table(block, columns, header=count == TABLE_ROWS))
+                widths = widths or _widths(block, columns, console.width)
+                console.print(_table(block, columns, count == TABLE_ROWS, widths))
                 block = []
         if block or count == 0:
-            console.print(_table(block, columns, header=count <= TABLE_ROWS))
+            console.print(_table(block, columns, count <= TABLE_ROWS, widths or _widths(block, columns, console.width)))
         console.print(f"{count:,} item(s)", style="dim", highlight=False)
         return count
     if output == "csv":
