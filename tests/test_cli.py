@@ -116,7 +116,7 @@ def test_list_on_a_terminal_is_a_table(finops: Finops, backend: ReferenceBackend
     assert backend.add_items("resources", RESOURCES) == []
     status, screen = finops.on_pty("list", "resources", env={"COLUMNS": "400"})
     assert status == 0
-    assert "┃" in screen  # a rich table's border
+    assert "───" in screen  # the rule under a rich table's header
     assert "resourceId" in screen
     assert "i-0a1b2c3d4e5f60001" in screen
     assert "2 item(s)" in screen
