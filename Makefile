@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(RUNTIME_STAMP): pyproject.toml
-	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp) into $(VENV), not the dev tools"
+	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp, platformdirs) into $(VENV), not the dev tools"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
