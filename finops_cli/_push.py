@@ -77,7 +77,7 @@ class _Rate(ProgressColumn):
 
 @contextlib.contextmanager
 def _opened(path: str) -> Iterator[tuple[IO[bytes], IO[bytes] | None]]:
-    """The input, and for stdin the spool its bytes are copied to."""
+    """The input, and for stdin or a pipe (read once) the spool its bytes are copied to."""
     if path == "-":
         with tempfile.TemporaryFile(prefix="finops-push-") as spool:
             yield sys.stdin.buffer, spool
@@ -87,7 +87,11 @@ def _opened(path: str) -> Iterator[tuple[IO[bytes], IO[bytes] | None]]:
     except OSError as exc:
         raise fail(ExitStatus.BAD_INPUT, f"cannot read {path}: {exc.strerror}") from exc
     with stream:
-        yield stream, None
+        if stream.seekable():
+            yield stream, None
+            return
+        with tempfile.TemporaryFile(prefix="finops-push-") as spool:  # a FIFO, <(command): read once
+            yield stream, spool
 
 
 def _validate(source: Source, fmt: str, op: Operation, cap: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -74,6 +75,23 @@ def test_stdin_is_pushed_and_dry_run_sends_nothing(finops: Finops, backend: Refe
     done = finops("push", "resources", "-", input=data)
     assert done.returncode == 0, done.stderr
     assert len(backend.stored_ids("resources")) == 10
+
+
+def test_a_named_pipe_is_read_once_and_pushed(finops: Finops, backend: ReferenceBackend, tmp_path: Path) -> None:
+    fifo = tmp_path / "export.ndjson"
+    os.mkfifo(fifo)
+    data = "".join(json.dumps(r) + "\n" for r in small(700)).encode()
+
+    def write() -> None:
+        with fifo.open("wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    done = finops("push", "resources", str(fifo))
+    writer.join(timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(backend.stored_ids("resources")) == 700
 
 
 BAD_INPUTS = [
