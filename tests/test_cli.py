@@ -55,6 +55,10 @@ def test_health_ok_exits_0(finops: Finops) -> None:
     assert "accepted" in done.stdout
     assert "closed" in done.stdout  # the breaker
     assert " ms" in done.stdout
+    status, screen = finops.on_pty("health")
+    assert status == 0
+    assert "healthy" in screen
+    assert "accepted" in screen
 
 
 def test_health_with_a_refused_key_exits_6(finops: Finops) -> None:
