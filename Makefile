@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(RUNTIME_STAMP): pyproject.toml
-	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp) into $(VENV), not the dev tools"
+	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp, platformdirs) into $(VENV), not the dev tools"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
@@ -37,11 +37,11 @@ check-generated: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check resilience tests codegen reference_backend benchmarks demo
-	$(BIN)/ruff format --check resilience tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff check resilience finops_cli tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff format --check resilience finops_cli tests codegen reference_backend benchmarks demo
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend demo benchmarks codegen
+	$(BIN)/mypy --strict resilience finops_cli generated/finops_api_client reference_backend demo benchmarks codegen
 	$(BIN)/mypy --strict --explicit-package-bases tests
 
 # The Prometheus alert rules (monitoring/prometheus/): checked, then unit-tested on fed series.

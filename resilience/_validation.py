@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["compile_schema"]
+__all__ = ["Invalid", "compile_schema"]
 
 
 class Invalid(Exception):  # noqa: N818 - internal signal, turned into RequestValidationError
