@@ -91,6 +91,8 @@ class _Core:
         )
         refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
         self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
+        if metrics is not None:
+            metrics.bind(self._stack, self._home_origin)  # the hooks that read the breakers' and budget's state
         self._lock = threading.Lock()
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}
@@ -291,10 +293,10 @@ class _Core:
         if self._gate.closed:
             raise ClientClosedError(operation=op.operation_id)
 
-    def _refuse(self, op: Operation) -> None:
+    def _refuse(self, op: Operation, trace_parent: Any = None) -> None:
         """A closed client, or an open circuit, refuses before the request is even built (no
         socket, no auth flow): :class:`ClientClosedError`, or :class:`CircuitOpenError`
-        counted in the metrics like any other outcome."""
+        counted in the metrics like any other outcome (and traced under ``trace_parent``)."""
         self._check_open(op)
         registry = self._stack.breakers
         if registry is None:
@@ -305,17 +307,16 @@ class _Core:
             breaker = self._home_breakers[op_id] = registry.get(registry.key_for(self._home_origin, op_id))
         try:
             breaker.check(op_id)
-        except CircuitOpenError:
+        except CircuitOpenError as refused:
             m = self._stack.metrics
             if m is not None:
-                m.start(op.key, op_id, op.method)
-                m.end(op.key, op_id, op.method, "circuit_open", None, 0.0)
+                m.refused(op, refused, trace_parent)
             raise
 
-    def _refusal(self, op: Operation) -> CircuitOpenError | None:
+    def _refusal(self, op: Operation, trace_parent: Any = None) -> CircuitOpenError | None:
         """:meth:`_refuse` as a value, for a batch chunk (a closed client raises)."""
         try:
-            self._refuse(op)
+            self._refuse(op, trace_parent)
         except CircuitOpenError as err:
             return err
         return None

@@ -24,7 +24,7 @@ from ._errors import RequestValidationError
 from ._json import first_problem, first_unencodable
 from ._redact import SECRET_KEY_PATTERN
 
-__all__ = ["compile_schema"]
+__all__ = ["Invalid", "compile_schema"]
 
 
 class Invalid(Exception):  # noqa: N818 - internal signal, turned into RequestValidationError

@@ -7,7 +7,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("sync overhead", "old design", "async", "bulk ingest", "fail fast", "threads", "memory")
+ROWS = (
+    "sync overhead",
+    "old design",
+    "async",
+    "bulk ingest",
+    "fail fast",
+    "threads",
+    "memory",
+    "bulk ingest, in process",
+    "bulk read, in process",
+    "async vs aiohttp",
+    "sync vs stdlib",
+    "otel hook",
+)
 
 
 def test_benchmarks_smoke_runs_every_row() -> None:
