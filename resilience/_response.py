@@ -5,7 +5,6 @@ Pure functions of a response (or an httpx exception) and the operation it answer
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from ._errors import (
     ConfigurationError,
     status_error_for,
 )
+from ._json import is_too_deep, loads
 from ._operation import Operation, operation_of
 from ._redact import SECRET_KEY_PATTERN
 from ._retry import parse_retry_after
@@ -203,12 +203,12 @@ def decode(response: httpx.Response, op: Operation, max_bytes: int, validator: V
     if len(response.content) > max_bytes:
         raise _invalid(response, op, f"response body of {len(response.content)} bytes exceeds max_response_bytes")
     try:
-        data = json.loads(response.content)
-    except ValueError:
+        data = loads(response.content)
+    except ValueError as exc:
+        if is_too_deep(exc):
+            raise _invalid(response, op, "response body is nested too deeply to decode") from None
         ctype = response.headers.get("content-type", "?")
         raise _invalid(response, op, f"response body is not valid JSON (content-type {ctype})") from None
-    except RecursionError:
-        raise _invalid(response, op, "response body is nested too deeply to decode") from None
     if validator is not None:
         try:
             validator(data, "")
