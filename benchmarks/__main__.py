@@ -30,6 +30,8 @@ ROW_NAMES = {
     "read": ("bulk read, in process",),
     "aiohttp": ("async vs aiohttp",),
     "stdlib": ("sync vs stdlib",),
+    "otel": ("otel hook",),
+    "fleet": ("fleet probes", "fleet cost", "fleet fallback"),
 }
 
 

@@ -31,7 +31,9 @@ from ._clients import (
     make_item,
 )
 from ._data_rows import row_ingest_inproc, row_read_inproc
+from ._fleet_rows import FLEET_ROWS
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._otel_rows import row_otel
 from ._peer_rows import row_async_aiohttp, row_sync_stdlib
 from ._server import Server
 
@@ -628,4 +630,6 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "read": row_read_inproc,
     "aiohttp": row_async_aiohttp,
     "stdlib": row_sync_stdlib,
+    "otel": row_otel,
+    **FLEET_ROWS,
 }

@@ -73,11 +73,13 @@ class AsyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         await self._http.aclose()
+        if self._stack.fleet is not None:
+            await self._stack.fleet.aclose()
 
     async def aclose(self) -> None:
         """Close the client (the same as :meth:`close`): nothing is sent after, and later
         calls raise ``ClientClosedError``."""
-        await self._http.aclose()
+        await self.close()
 
     async def __aenter__(self) -> Self:
         return self

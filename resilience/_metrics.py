@@ -15,12 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
+if TYPE_CHECKING:
+    from ._operation import Operation
+
 from ._errors import ConfigurationError
-from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
+from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, Tokens, Tracers, tracers_of
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -168,6 +171,8 @@ class MetricsSnapshot:
     global_metrics: OperationMetrics
     operations: Mapping[str, OperationMetrics]
     taken_at: float
+    #: Fleet mode's figures (``FleetStats.as_dict()``), ``None`` without ``shared_state``.
+    fleet: Mapping[str, object] | None = None
 
 
 class _Stats:
@@ -228,6 +233,8 @@ class MetricsRecorder:
             raise ConfigurationError("log_every_seconds must be > 0")
         self._buckets = b
         self._hooks: tuple[MetricsHook, ...] = tuple(hooks)
+        #: The tracing hooks among them (:class:`~resilience.TracingHook`), ``None`` without one.
+        self.tracers: Tracers | None = tracers_of(self._hooks)
         self._every_n = log_every_requests
         self._every_s = log_every_seconds
         self._clock = clock
@@ -328,6 +335,18 @@ class MetricsRecorder:
             self._global.retries += 1
         if self._hooks:
             self._emit("on_retry", RetryEvent(key, operation, attempt, reason, delay))
+
+    def refused(self, op: Operation, error: BaseException, parent: Tokens | None = None) -> None:
+        """A call refused by the open circuit before it was built: counted as a ``circuit_open``
+        call of no duration, and told to the tracing hooks (under ``parent``, a chunk's)."""
+        self.start(op.key, op.operation_id, op.method)
+        self.end(op.key, op.operation_id, op.method, "circuit_open", None, 0.0)
+        if self.tracers is not None:
+            self.tracers.refused(op, error, parent)
+
+    def bind(self, stack: object, origin: str) -> None:
+        """Hand a client's stack (breakers, retry budget) to the hooks that read state from it."""
+        self._emit("on_bind", ClientBound(stack, origin))
 
     def breaker_transition(self, event: object) -> None:
         """A :class:`~resilience.BreakerListener`: forwards transitions to the hooks."""

@@ -57,6 +57,8 @@ class SyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         self._http.close()
+        if self._stack.fleet is not None:
+            self._stack.fleet.close()
 
     def __enter__(self) -> Self:
         return self

@@ -31,11 +31,26 @@ async def driver(mode: str, ft: FakeTime) -> AsyncIterator[Driver]:
         await d.close()
 
 
+#: Where no test finds a profile file: the developer's own are never read.
+NO_PROFILE_FILES = "/nonexistent/finops-tests"
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's FINOPS_* settings."""
-    for name in ("FINOPS_API_URL", "FINOPS_API_KEY", "FINOPS_AUTH_TYPE", "FINOPS_DRY_RUN"):
+    """No test sees the developer's FINOPS_* settings, nor their profile files."""
+    for name in (
+        "FINOPS_API_URL",
+        "FINOPS_API_KEY",
+        "FINOPS_AUTH_TYPE",
+        "FINOPS_DRY_RUN",
+        "FINOPS_TIMEOUT",
+        "FINOPS_MAX_RETRIES",
+        "FINOPS_PROFILE",
+        "FINOPS_SHARED_STATE",
+    ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FINOPS_CONFIG_FILE", f"{NO_PROFILE_FILES}/config")
+    monkeypatch.setenv("FINOPS_SHARED_CREDENTIALS_FILE", f"{NO_PROFILE_FILES}/credentials")
 
 
 @pytest.fixture

@@ -19,6 +19,10 @@ ROWS = (
     "bulk read, in process",
     "async vs aiohttp",
     "sync vs stdlib",
+    "otel hook",
+    "fleet probes",
+    "fleet cost",
+    "fleet fallback",
 )
 
 
