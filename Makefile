@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # `make demo` needs the project and its run-time dependencies only; `make test` adds the dev extra on top.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install generate check-generated lint typecheck test bench bench-smoke demo mutation outbox-soak clean
+.PHONY: install generate check-generated lint typecheck alerts test bench bench-smoke demo mutation outbox-soak clean redis-server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(RUNTIME_STAMP): pyproject.toml
-	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp) into $(VENV), not the dev tools"
+	@echo "make demo: installing finops-sdk with its runtime dependencies only (httpx, attrs, tenacity, aiohttp, jsonschema-rs, orjson, platformdirs) into $(VENV), not the dev tools"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
@@ -37,20 +37,37 @@ check-generated: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check resilience tests codegen reference_backend benchmarks demo
-	$(BIN)/ruff format --check resilience tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff check resilience finops_cli tests codegen reference_backend benchmarks demo
+	$(BIN)/ruff format --check resilience finops_cli tests codegen reference_backend benchmarks demo
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict resilience generated/finops_api_client reference_backend demo benchmarks codegen
+	$(BIN)/mypy --strict resilience finops_cli generated/finops_api_client reference_backend demo benchmarks codegen
 	$(BIN)/mypy --strict --explicit-package-bases tests
 
-test: lint typecheck check-generated
+# The fleet tests (tests/test_fleet*.py) start a real redis-server of their own: installed here
+# when missing (CI runs as root on a clean Debian machine).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+# The Prometheus alert rules (monitoring/prometheus/): checked, then unit-tested on fed series.
+# promtool comes with Debian's prometheus package, installed when missing.
+PROMTOOL ?= promtool
+ALERTS := monitoring/prometheus
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+alerts:
+	@command -v $(PROMTOOL) >/dev/null || { \
+		echo "make alerts: installing Debian's prometheus package for promtool"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	$(PROMTOOL) check rules $(ALERTS)/finops-sdk.rules.yml
+	cd $(ALERTS) && $(PROMTOOL) test rules finops-sdk.rules.test.yml
+
+test: lint typecheck check-generated alerts redis-server
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) redis-server
 	$(PY) -m benchmarks
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) redis-server
 	$(PY) -m benchmarks --smoke
 
 demo: $(RUNTIME_STAMP)

@@ -26,6 +26,12 @@ ROW_NAMES = {
     "failfast": ("fail fast",),
     "threads": ("threads",),
     "memory": ("memory",),
+    "ingest": ("bulk ingest, in process",),
+    "read": ("bulk read, in process",),
+    "aiohttp": ("async vs aiohttp",),
+    "stdlib": ("sync vs stdlib",),
+    "otel": ("otel hook",),
+    "fleet": ("fleet probes", "fleet cost", "fleet fallback"),
     "outbox": ("ingest with outbox", "outbox replay"),
 }
 

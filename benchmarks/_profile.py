@@ -3,6 +3,8 @@
 - ``sync``, ``async`` (32 tasks), ``bulk``, ``failfast``: cProfile on that row's FinOpsClient loop
   against the real server, per request (µs) for the SDK's own functions and by package.
 - ``sync-stub``: the same as ``sync`` over an in-process stub transport (client code only).
+- ``ingest``, ``read``: the in-process data-path rows (100,000 items over ``httpx.MockTransport``):
+  ``post_resources`` and ``iter_resources``, per item.
 - ``layers``: ablation over the stub transport: client CPU per request with one feature off at a
   time, next to the bare generated client and httpx.Client.
 
@@ -31,7 +33,7 @@ __all__ = ["PROFILES", "profile"]
 
 REPO = Path(__file__).resolve().parent.parent
 OWN = (REPO / "resilience", REPO / "generated")
-PROFILES = ("sync", "sync-stub", "async", "bulk", "failfast", "layers")
+PROFILES = ("sync", "sync-stub", "async", "bulk", "failfast", "layers", "ingest", "read")
 
 
 def _area(filename: str) -> str:
@@ -155,6 +157,36 @@ def _layers(rounds: int) -> str:
     return "\n".join(lines)
 
 
+def _data_path(what: str, pr: cProfile.Profile, top: int, items_n: int = 100_000) -> str:
+    """cProfile of one in-process post_resources or iter_resources walk of ``items_n`` items."""
+    from ._data_rows import PAGE, URL, PageServer, batch_transport
+
+    items = [make_item(i) for i in range(items_n)]
+    if what == "ingest":
+        transport: httpx.BaseTransport = batch_transport()[0]
+    else:
+        transport = httpx.MockTransport(PageServer(items))
+    client = make_finops(URL, transport=transport)
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        if what == "ingest":
+            client.post_resources(items)
+        else:
+            for _ in client.iter_resources(limit=PAGE):
+                pass
+        return time.perf_counter() - t0
+
+    once()
+    plain = once()
+    pr.enable()
+    prof = once()
+    pr.disable()
+    client.close()
+    head = f"({items_n:,} items in process, {'post_resources' if what == 'ingest' else 'iter_resources'})\n"
+    return head + _report(pr, items_n, "item", plain, prof, top)
+
+
 def profile(server: Server, what: str, n: int = 3000, top: int = 25, rounds: int = 7) -> str:
     url = server.url
     pr = cProfile.Profile()
@@ -176,6 +208,8 @@ def profile(server: Server, what: str, n: int = 3000, top: int = 25, rounds: int
         return _report(pr, n, "request", plain, prof, top)
     if what == "layers":
         return _layers(rounds)
+    if what in ("ingest", "read"):
+        return _data_path(what, pr, top)
     if what == "failfast":
         from resilience import CircuitOpenError
 

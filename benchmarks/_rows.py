@@ -30,8 +30,12 @@ from ._clients import (
     make_finops_async,
     make_item,
 )
+from ._data_rows import row_ingest_inproc, row_read_inproc
+from ._fleet_rows import FLEET_ROWS
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._otel_rows import row_otel
 from ._outbox_rows import row_outbox
+from ._peer_rows import row_async_aiohttp, row_sync_stdlib
 from ._server import Server
 
 __all__ = ["ROWS", "Counts"]
@@ -59,6 +63,7 @@ class Counts:
     threads_n: int  # a multiple of 4
     memory_small: int
     memory_large: int
+    data_items: int = 100_000  # in-process ingest/read rows: a multiple of 1000 (chunks of 500, pages of 1000)
 
     @classmethod
     def full(cls) -> Counts:
@@ -96,6 +101,7 @@ class Counts:
             threads_n=40,
             memory_small=200,
             memory_large=20_000,
+            data_items=2000,
         )
 
 
@@ -621,5 +627,11 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "failfast": row_failfast,
     "threads": row_threads,
     "memory": row_memory,
+    "ingest": row_ingest_inproc,
+    "read": row_read_inproc,
+    "aiohttp": row_async_aiohttp,
+    "stdlib": row_sync_stdlib,
+    "otel": row_otel,
+    **FLEET_ROWS,
     "outbox": row_outbox,
 }

@@ -6,8 +6,10 @@ Implementation lives in private modules; everything public is re-exported here.
 """
 
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
-from ._aiohttp import AiohttpTransport
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
 from ._async import AsyncAPIClient
 from ._auth import (
     ApiKeyAuth,
@@ -34,7 +36,7 @@ from ._breaker_config import (
 )
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallRecord, call_record_of
-from ._config import DEFAULT_MAX_RESPONSE_BYTES, ClientConfig
+from ._config import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ClientConfig
 from ._credentials import AUTH_TYPES, AuthType
 from ._errors import (
     APIConnectionError,
@@ -64,6 +66,10 @@ from ._errors_client import (
     RedirectLoopError,
     WrongEventLoopError,
 )
+from ._fleet import FleetStats, FleetSync
+from ._fleet_breaker import FleetCircuitBreaker, FleetView
+from ._fleet_budget import FleetRetryBudget
+from ._fleet_store import FleetSettings, RedisSharedState, ScriptCall, SharedState, SharedStateError
 from ._health import HealthReport
 from ._layers import (
     CircuitBreakerTransport,
@@ -73,10 +79,12 @@ from ._layers import (
     LoggingTransport,
     RequestRefused,
     RetryTransport,
+    TracingTransport,
 )
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
-from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
+from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, TracingHook
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of
+from ._otel import OpenTelemetryHook
 from ._outbox import (
     DeadLetter,
     NewChunk,
@@ -90,6 +98,16 @@ from ._outbox import (
 )
 from ._outbox_replay import AsyncClientOutbox, ClientOutbox
 from ._outbox_sqlite import SQLiteOutbox
+from ._profiles import (
+    CONFIG_KEYS,
+    CREDENTIAL_KEYS,
+    InsecureCredentialsFileWarning,
+    Profile,
+    ProfileError,
+    ProfileFiles,
+    load_profile,
+    profile_files,
+)
 from ._prometheus import PrometheusHook
 from ._redact import REDACTED, SAFE_HEADERS, SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._response import no_body
@@ -106,12 +124,15 @@ from ._retry import (
 from ._stack import ResilienceStack, build_transport, default_async_transport, default_sync_transport
 from ._sync import SyncAPIClient
 from ._testing import ContractOperation, ContractViolation, OpenAPIContract, ValidatedRequest, ValidatedResponse
-from ._validation import compile_schema
+from ._validation import Invalid, compile_schema
 
 __all__ = [
     "AUTH_TYPES",
+    "CONFIG_KEYS",
+    "CREDENTIAL_KEYS",
     "DEFAULT_BUCKETS",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
     "EXT_OPERATION",
     "IDEMPOTENT_METHODS",
     "OUTCOME_KINDS",
@@ -150,6 +171,7 @@ __all__ = [
     "CircuitBreakerTransport",
     "CircuitOpenError",
     "CircuitState",
+    "ClientBound",
     "ClientClosedError",
     "ClientConfig",
     "ClientOutbox",
@@ -161,10 +183,18 @@ __all__ = [
     "CrossOriginRedirectError",
     "DeadLetter",
     "DryRun",
+    "FleetCircuitBreaker",
+    "FleetRetryBudget",
+    "FleetSettings",
+    "FleetStats",
+    "FleetSync",
+    "FleetView",
     "GateTransport",
     "HealthReport",
+    "InsecureCredentialsFileWarning",
     "InsecureTransportError",
     "InternalServerError",
+    "Invalid",
     "Layer",
     "LoggingTransport",
     "MetricsHook",
@@ -173,6 +203,7 @@ __all__ = [
     "NewChunk",
     "NotFoundError",
     "OpenAPIContract",
+    "OpenTelemetryHook",
     "Operation",
     "OperationMetrics",
     "Outbox",
@@ -185,10 +216,14 @@ __all__ = [
     "PermissionDeniedError",
     "Permit",
     "PinnedAuth",
+    "Profile",
+    "ProfileError",
+    "ProfileFiles",
     "ProgressCallback",
     "PrometheusHook",
     "RateLimitError",
     "RedirectLoopError",
+    "RedisSharedState",
     "RejectedItem",
     "ReplayReport",
     "RequestEnd",
@@ -202,10 +237,15 @@ __all__ = [
     "RetryPolicy",
     "RetryTransport",
     "SQLiteOutbox",
+    "ScriptCall",
+    "SharedState",
+    "SharedStateError",
     "StoredChunk",
     "SwitchableAuth",
     "SyncAPIClient",
     "TokenProviderAuth",
+    "TracingHook",
+    "TracingTransport",
     "UnprocessableEntityError",
     "ValidatedRequest",
     "ValidatedResponse",
@@ -220,14 +260,27 @@ __all__ = [
     "default_sync_transport",
     "is_loopback_host",
     "is_testing",
+    "load_profile",
     "no_body",
     "operation_of",
     "parse_retry_after",
+    "profile_files",
     "redact_body",
     "redact_headers",
     "set_testing",
     "status_error_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``AiohttpTransport`` is imported on first use: aiohttp takes ~0.4 s to import, which a
+    sync program (the ``finops`` command) never needs."""
+    if name == "AiohttpTransport":
+        from ._aiohttp import AiohttpTransport
+
+        return AiohttpTransport
+    raise AttributeError(f"module 'resilience' has no attribute {name!r}")
+
 
 # A library adds no handler of its own: without the application's logging set up, nothing prints.
 _logging.getLogger("resilience").addHandler(_logging.NullHandler())

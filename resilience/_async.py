@@ -8,7 +8,7 @@ import functools
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -16,6 +16,7 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
+from ._direct import direct, send_async
 from ._errors_client import WrongEventLoopError
 from ._health import HealthReport, refused_report
 from ._layers import GateTransport, refused_closed
@@ -43,6 +44,8 @@ class AsyncAPIClient(_Core):
 
     _http: httpx.AsyncClient
     _OUTBOX_CONTROL = AsyncClientOutbox
+    #: Send a hop past ``httpx.AsyncClient.send`` when nothing of it applies (:mod:`resilience._direct`).
+    _DIRECT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -81,13 +84,13 @@ class AsyncAPIClient(_Core):
         await self._http.aclose()
         if self._outbox is not None:
             self._outbox.close()
+        if self._stack.fleet is not None:
+            await self._stack.fleet.aclose()
 
     async def aclose(self) -> None:
         """Close the client (the same as :meth:`close`): nothing is sent after, and later
         calls raise ``ClientClosedError``."""
-        await self._http.aclose()
-        if self._outbox is not None:
-            self._outbox.close()
+        await self.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -99,7 +102,11 @@ class AsyncAPIClient(_Core):
         op = request.extensions.get(EXT_OPERATION)
         try:  # an operation that needs no credential is sent without one (auth=None: none)
             pinned = auth if op is None or op.requires_auth else None
-            response = await self._http.send(request, auth=pinned, stream=True)
+            http = self._http
+            if self._DIRECT and direct(http, request, pinned):
+                response = await send_async(http, self._gate, request)
+            else:
+                response = await http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import attrs
 import httpx
 
 from ._auth import SwitchableAuth, auth_from_credential, successor
@@ -25,19 +26,22 @@ from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
 from ._credentials import AuthType
-from ._errors import APIError, CircuitOpenError, RequestValidationError
+from ._direct import build_request
+from ._errors import APIError, CircuitOpenError
 from ._errors_client import ClientClosedError, RedirectLoopError
+from ._fleet import FleetStats, FleetSync, shared_state_from
 from ._health import HealthReport, health_flow
+from ._json import Unencodable, dumps
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
 from ._outbox_replay import AsyncClientOutbox, ClientOutbox, open_outbox, record_run
-from ._redact import SECRET_KEY_PATTERN, redact_body
+from ._redact import redact_body
 from ._response import build, credential_note, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
-from ._validation import Invalid, Validator, compile_schema, warn_unknown_field
+from ._validation import Invalid, SchemaCheck, Validator, compile_schema, refusal, warn_unknown_field
 
 __all__: list[str] = []
 
@@ -84,19 +88,28 @@ class _Core:
                 log_every_seconds=config.log_every_seconds,
                 clock=config.clock,
             )
+        fleet = None
+        if config.shared_state is not None:
+            fleet = FleetSync(shared_state_from(config.shared_state), home_origin=self._home_origin, clock=config.clock)
         breakers = None
         if config.enable_circuit_breaker:
             listeners = [metrics.breaker_transition] if metrics is not None else []
-            breakers = BreakerRegistry(
-                config.circuit_breaker_config or CircuitBreakerConfig(), clock=config.clock, listeners=listeners
-            )
+            cb_config = config.circuit_breaker_config or CircuitBreakerConfig()
+            factory = fleet.breaker_factory(cb_config, config.clock, listeners) if fleet is not None else None
+            breakers = BreakerRegistry(cb_config, clock=config.clock, listeners=listeners, factory=factory)
+            if fleet is not None:  # made now, so the first sync reads its fleet state before any call
+                breakers.get(breakers.key_for(self._home_origin, None))
         policy = config.retry_policy_in_force()
         budget = config.retry_budget_in_force()
+        if fleet is not None and budget is not None:
+            budget = fleet.budget(budget)
         self._stack = ResilienceStack(
-            auth=SwitchableAuth(auth), policy=policy, budget=budget, breakers=breakers, metrics=metrics
+            auth=SwitchableAuth(auth), policy=policy, budget=budget, breakers=breakers, metrics=metrics, fleet=fleet
         )
         refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
         self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
+        if metrics is not None:
+            metrics.bind(self._stack, self._home_origin)  # the hooks that read the breakers' and budget's state
         self._lock = threading.Lock()
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}
@@ -191,7 +204,14 @@ class _Core:
         m = self._stack.metrics
         if m is None:
             return None
-        return m.snapshot(None if self._outbox is None else self._outbox.stats())
+        fleet = self._stack.fleet
+        snap = m.snapshot(None if self._outbox is None else self._outbox.stats())
+        return snap if fleet is None else attrs.evolve(snap, fleet=fleet.stats().as_dict())
+
+    def fleet_stats(self) -> FleetStats | None:
+        """Fleet mode's figures (round trips, fallbacks, state source); ``None`` without ``shared_state``."""
+        fleet = self._stack.fleet
+        return fleet.stats() if fleet is not None else None
 
     def reset_performance_metrics(self) -> None:
         """Zero every counter and histogram (nothing happens when monitoring is off)."""
@@ -213,8 +233,10 @@ class _Core:
             v = self._validators[key] = compile_schema(schema, on_unknown=tell)
         return v
 
-    def _item_validator(self, op: Operation) -> Validator:
-        return self._validator(op, "item", op.item_schema, request=True)
+    def _item_validator(self, op: Operation) -> SchemaCheck:
+        check = self._validator(op, "item", op.item_schema, request=True)
+        assert isinstance(check, SchemaCheck), f"{op.operation_id} has no item schema"
+        return check
 
     def _response_validator(self, op: Operation) -> Validator | None:
         if not self._config.validate_responses or op.response is None:
@@ -226,10 +248,14 @@ class _Core:
         try:
             check(value, at)
         except Invalid as exc:
-            message = exc.message
-            if exc.path and SECRET_KEY_PATTERN.search(exc.path):  # the validator quotes the bad value
-                message = "has an invalid value (not shown: the field name marks it as secret)"
-            raise RequestValidationError(message, index=index, field=exc.path or None) from None
+            raise refusal(exc, index) from None
+
+    @staticmethod
+    def _check_items(check: SchemaCheck, items: list[dict[str, Any]]) -> None:
+        """Every item at once: the first bad one raises, naming its index and field."""
+        bad = check.first_bad(items)
+        if bad is not None:
+            raise refusal(bad[1], bad[0])
 
     def _check_params(self, op: Operation, params: Mapping[str, Any]) -> None:
         for name, value in params.items():
@@ -240,10 +266,11 @@ class _Core:
 
     @staticmethod
     def _encode(body: Any) -> bytes:
+        """The JSON of a body (:mod:`resilience._json`): what JSON cannot carry is refused."""
         try:
-            return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise RequestValidationError(f"body cannot be encoded as JSON: {exc}") from exc
+            return dumps(body)
+        except Unencodable as exc:
+            raise refusal(Invalid(exc.path, f"cannot be encoded as JSON: {exc.message}"), None) from None
 
     @staticmethod
     def _with_body(kwargs: Mapping[str, Any], body: bytes, op: Operation, key: str | None) -> dict[str, Any]:
@@ -285,17 +312,17 @@ class _Core:
         kw.pop("method", None)
         kw.pop("extensions", None)
         url = self._url(kw.pop("url"))
-        return self._http.build_request(op.method, url, extensions={EXT_OPERATION: op}, **kw)
+        return build_request(self._http, op.method, url, kw, {EXT_OPERATION: op})
 
     def _check_open(self, op: Operation) -> None:
         """A closed client refuses every call: :class:`ClientClosedError`, nothing built or sent."""
         if self._gate.closed:
             raise ClientClosedError(operation=op.operation_id)
 
-    def _refuse(self, op: Operation) -> None:
+    def _refuse(self, op: Operation, trace_parent: Any = None) -> None:
         """A closed client, or an open circuit, refuses before the request is even built (no
         socket, no auth flow): :class:`ClientClosedError`, or :class:`CircuitOpenError`
-        counted in the metrics like any other outcome."""
+        counted in the metrics like any other outcome (and traced under ``trace_parent``)."""
         self._check_open(op)
         registry = self._stack.breakers
         if registry is None:
@@ -306,17 +333,16 @@ class _Core:
             breaker = self._home_breakers[op_id] = registry.get(registry.key_for(self._home_origin, op_id))
         try:
             breaker.check(op_id)
-        except CircuitOpenError:
+        except CircuitOpenError as refused:
             m = self._stack.metrics
             if m is not None:
-                m.start(op.key, op_id, op.method)
-                m.end(op.key, op_id, op.method, "circuit_open", None, 0.0)
+                m.refused(op, refused, trace_parent)
             raise
 
-    def _refusal(self, op: Operation) -> CircuitOpenError | None:
+    def _refusal(self, op: Operation, trace_parent: Any = None) -> CircuitOpenError | None:
         """:meth:`_refuse` as a value, for a batch chunk (a closed client raises)."""
         try:
-            self._refuse(op)
+            self._refuse(op, trace_parent)
         except CircuitOpenError as err:
             return err
         return None
@@ -426,4 +452,6 @@ class _Core:
             max_body=self._config.max_response_bytes,
         )
         self._transport = self._gate
+        if self._stack.fleet is not None:
+            self._stack.fleet.attach("sync" if http_class is httpx.Client else "async")
         return http

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
@@ -16,6 +15,7 @@ from ._errors import (
     APIStatusError,
     CircuitOpenError,
 )
+from ._json import loads
 from ._operation import BatchSpec
 
 __all__ = [
@@ -241,7 +241,7 @@ def read_answer(start: int, stop: int, body: Any, spec: BatchSpec) -> tuple[list
 def rejections_in(content: bytes, start: int, stop: int, spec: BatchSpec) -> list[RejectedItem]:
     """The well-formed rejections of a 2xx body that broke the contract; never raises."""
     try:
-        data = json.loads(content)
+        data = loads(content)
     except (ValueError, RecursionError):
         return []
     return read_answer(start, stop, data, spec)[0]

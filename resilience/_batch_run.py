@@ -35,6 +35,7 @@ from ._batch import (
 from ._call import call_record_of
 from ._errors import APIError, CircuitOpenError, ConfigurationError, RequestValidationError, ResponseTooLargeError
 from ._errors_client import BatchInterruptedError
+from ._metrics_events import EXT_TRACE_PARENT
 from ._operation import BatchSpec, Operation
 from ._response import build, decode
 from ._retry import is_testing
@@ -156,13 +157,36 @@ class BatchRun:
         #: The outbox's hook: told each chunk's outcome once (settle it, or leave it pending).
         self.on_outcome: Callable[[ChunkPlan, _ChunkOutcome], None] | None = None
         self.told: set[int] = set()
+        metrics = client.metrics
+        self.tracers = metrics.tracers if metrics is not None else None
+        self.trace: Any = None  # the tracing hooks' tokens of the batch (its span)
+        self.failure: BaseException | None = None  # what interrupted it
+        if self.tracers is not None:
+            self.trace = self.tracers.batch_start(op, self.tally.total, len(plan))
 
     def result(self) -> BatchResult:
         for c in self.plan:  # chunks this call did not encode (refused, or never sent)
             if c.start not in self.prints:
                 self.prints[c.start] = (c.start, c.stop, self._fingerprint(c.start, c.stop))
         prints = tuple(sorted(self.prints.values()))
-        return assemble(self.op.operation_id, len(self.data), self.outcomes, prints)
+        result = assemble(self.op.operation_id, len(self.data), self.outcomes, prints)
+        if self.tracers is not None and self.trace is not None:
+            self.tracers.batch_end(self.trace, self.items_by_outcome(), self.failure)
+            self.trace = None
+        return result
+
+    def items_by_outcome(self) -> dict[str, int]:
+        """The items this call sent (not those a resumed call carried over) by outcome."""
+        items = dict.fromkeys(("accepted", "rejected", "outcome_unknown", "not_delivered"), 0)
+        for o in self.outcomes:
+            if o.start < 0:
+                continue
+            if o.state == "accepted":
+                items["accepted"] += len(o.accepted)
+                items["rejected"] += len(o.rejected)
+            else:
+                items[o.state] += o.stop - o.start
+        return items
 
     def interrupted(self, exc: BaseException) -> BaseException:
         """What to raise for ``exc`` escaping the batch; either way it carries the partial
@@ -170,6 +194,7 @@ class BatchRun:
         key), unless an earlier call may have stored it; :meth:`_send` recorded the one on the wire.
         """
         cause = type(exc).__name__
+        self.failure = exc
         done = {o.start for o in self.outcomes}
         for c in self.plan:
             if c.start not in done:
@@ -214,7 +239,21 @@ class BatchRun:
     def chunk_flow(self, chunk: ChunkPlan) -> Flow[None]:
         """Send one chunk; an open circuit is waited out within ``wait_for_recovery`` (or a
         sibling probe awaited) and the chunk re-sent under its key, else this and every later
-        chunk are refused."""
+        chunk are refused. With tracing hooks, the chunk's span holds its calls."""
+        tr = self.tracers
+        if tr is None:
+            yield from self._chunk_flow(chunk, None)
+            return
+        span = tr.chunk_start(self.trace, chunk.start, chunk.stop)
+        try:
+            outcome = yield from self._chunk_flow(chunk, span)
+        except BaseException as exc:
+            state = next((o.state for o in reversed(self.outcomes) if o.start == chunk.start), "not_delivered")
+            tr.chunk_end(span, state, 0, 0, exc)
+            raise
+        tr.chunk_end(span, outcome.state, len(outcome.accepted), len(outcome.rejected), outcome.error)
+
+    def _chunk_flow(self, chunk: ChunkPlan, trace: Any) -> Flow[_ChunkOutcome]:
         clock = self.client.config.clock
         deadline = None if self.wait_for_recovery is None else clock() + self.wait_for_recovery
         while True:
@@ -223,7 +262,7 @@ class BatchRun:
                 break
             self.sending += 1
             try:
-                outcome = yield from self._send(chunk)
+                outcome = yield from self._send(chunk, trace)
             finally:
                 self.sending -= 1
                 self.returned()
@@ -243,18 +282,19 @@ class BatchRun:
         self.outcomes.append(outcome)
         self._tell(chunk, outcome)
         self.tally.add(outcome, self.progress)
+        return outcome
 
     def _tell(self, chunk: ChunkPlan, outcome: _ChunkOutcome) -> None:
         if self.on_outcome is not None:
             self.told.add(chunk.start)
             self.on_outcome(chunk, outcome)
 
-    def _send(self, chunk: ChunkPlan) -> Flow[_ChunkOutcome]:
+    def _send(self, chunk: ChunkPlan, trace: Any = None) -> Flow[_ChunkOutcome]:
         """Where one sent chunk's items ended up; an exception escaping while the chunk is on
         the wire leaves it "outcome unknown" (with its key) for the partial result."""
         client, op = self.client, self.op
         start, stop, key = chunk.start, chunk.stop, chunk.key
-        refused = client._refusal(op)
+        refused = client._refusal(op, trace)
         if refused is not None:
             return chunk_failed(start, stop, key, refused, False)
         body = self.bodies.get(start)
@@ -263,6 +303,8 @@ class BatchRun:
         if start not in self.prints:
             self.prints[start] = (start, stop, fingerprint(body))
         request = client._build_request(op, client._with_body(self.base_kwargs, body, op, key))
+        if trace is not None:  # the call's span goes under the chunk's
+            request.extensions[EXT_TRACE_PARENT] = trace
         try:
             return (yield from self._answer(chunk, request))
         except BaseException as exc:
@@ -324,7 +366,8 @@ def noting_statuses(flow: Flow[T], statuses: set[int]) -> Flow[T]:
 
 
 def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[dict[str, Any]]:
-    """Models or mappings to validated dicts; the first bad item raises, naming its index."""
+    """Models or mappings to validated dicts (a plain dict is used as given, not copied: it
+    must not change while the call runs); the first bad item raises, naming its index."""
     batch = op.batch
     if batch is None:
         raise ConfigurationError(f"{op.operation_id} does not take a batch body")
@@ -333,14 +376,22 @@ def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[di
     if len(items) < batch.min_items:
         raise RequestValidationError(f"{op.operation_id} needs at least {batch.min_items} item(s), got 0")
     check = client._item_validator(op)
+    # Plain dicts are read where they are: a copy of each costs more than all our checks (GC).
+    out: list[dict[str, Any]] = list(items) if set(map(type, items)) == {dict} else _as_dicts(items)
+    client._check_items(check, out)  # one call for the lot; only a bad item pays to be located
+    return out
+
+
+def _as_dicts(items: Sequence[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for i, item in enumerate(items):
-        if isinstance(item, Mapping):
+        if type(item) is dict:
+            data = item
+        elif isinstance(item, Mapping):
             data = dict(item)
         elif hasattr(item, "to_dict"):
             data = item.to_dict()
         else:
             raise RequestValidationError(f"expected a model or a mapping, got {type(item).__name__}", index=i)
-        client._check(check, data, index=i)
         out.append(data)
     return out

@@ -27,8 +27,10 @@ class BreakerRegistry:
         *,
         clock: Callable[[], float] = time.monotonic,
         listeners: Iterable[BreakerListener] = (),
+        factory: Callable[[str], CircuitBreaker] | None = None,
     ) -> None:
         self._config: Final = config if config is not None else CircuitBreakerConfig()
+        self._factory: Final = factory  # fleet mode: makes fleet breakers (resilience._fleet)
         self._clock: Final = clock
         self._listeners: Final = tuple(listeners)
         self._lock: Final = threading.Lock()
@@ -58,7 +60,10 @@ class BreakerRegistry:
             with self._lock:
                 breaker = self._breakers.get(key)
                 if breaker is None:
-                    breaker = CircuitBreaker(self._config, name=key, clock=self._clock, listeners=self._listeners)
+                    if self._factory is not None:
+                        breaker = self._factory(key)
+                    else:
+                        breaker = CircuitBreaker(self._config, name=key, clock=self._clock, listeners=self._listeners)
                     if self._forced:
                         breaker.force_open()
                     self._breakers[key] = breaker

@@ -17,7 +17,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import attrs
 import httpx
@@ -26,6 +26,7 @@ import tenacity
 from ._body import EXT_DEADLINE, Deadline
 from ._errors import APITimeoutError, CircuitOpenError, InsecureTransportError, status_error_for
 from ._metrics import MetricsRecorder
+from ._metrics_events import EXT_TRACE_PARENT
 from ._operation import Operation, operation_of, route_key
 from ._retry import IDEMPOTENT_METHODS, RetryBudget, RetryPolicy, attempt_cap_for_testing, is_testing, parse_retry_after
 from ._steps import PAUSE, Flow, Send, Sleep
@@ -50,7 +51,8 @@ class CallRecord:
 
     ``maybe_delivered``: an attempt failed after the request may have reached the server.
     ``retry_after``: a Retry-After too long to wait for (seconds). ``budget_exhausted``: a
-    retry was refused by the retry budget.
+    retry was refused by the retry budget. ``trace``: the tracing hooks' tokens of the call
+    (its span), ``None`` without any.
     """
 
     attempts: int = 0
@@ -58,6 +60,7 @@ class CallRecord:
     maybe_delivered: bool = False
     budget_exhausted: bool = False
     retry_after: float | None = None
+    trace: Any = None
 
 
 def call_record_of(request: httpx.Request) -> CallRecord:
@@ -168,10 +171,14 @@ def call_flow(request: httpx.Request, ctx: CallContext) -> Flow[httpx.Response]:
         # The body reads and the async transport end the attempt when the deadline passes.
         request.extensions[EXT_DEADLINE] = Deadline(started + policy.deadline, ctx.clock)
     m = ctx.metrics
+    tr = None
     if m is not None:
         key = op.key if op is not None else route_key(request)
         op_id = op.operation_id if op is not None else None
         m.start(key, op_id, request.method)
+        tr = m.tracers
+        if tr is not None:  # the call's span, under its batch chunk's when it has one
+            record.trace = tr.call_start(request, request.extensions.get(EXT_TRACE_PARENT))
         t0 = ctx.timer()
     try:
         try:
@@ -187,11 +194,15 @@ def call_flow(request: httpx.Request, ctx: CallContext) -> Flow[httpx.Response]:
         if m is not None:
             kind = outcome_kind(record, None, exc)
             m.end(key, op_id, request.method, kind, None, ctx.timer() - t0, record.retries)
+            if tr is not None:
+                tr.call_end(record.trace, None, exc)
         raise
     if m is not None:
         status = response.status_code
         kind = outcome_kind(record, status, None)
         m.end(key, op_id, request.method, kind, status, ctx.timer() - t0, record.retries)
+        if tr is not None:
+            tr.call_end(record.trace, response, None)
     return response
 
 

@@ -3,8 +3,10 @@
 :class:`ClientConfig` is the single list of client options: codegen writes the generated
 clients' constructors from its fields (so ``help(FinOpsClient)`` shows every option with its
 default and there is no second list to keep in sync). ``from_env`` fills the options the
-caller left as ``None`` from ``<PREFIX>_API_URL``, ``<PREFIX>_API_KEY``, ``<PREFIX>_AUTH_TYPE``,
-``<PREFIX>_DRY_RUN`` and ``<PREFIX>_OUTBOX``; a bad value names the variable it came from.
+caller left as ``None`` from the environment (``<PREFIX>_API_URL``, ``_API_KEY``, ``_AUTH_TYPE``,
+``_DRY_RUN``, ``_TIMEOUT``, ``_MAX_RETRIES``,
+``_OUTBOX``, ``_SHARED_STATE``), then from a named profile; a bad value names the
+variable, or the file and line, it came from.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from ._body import DEFAULT_MAX_BODY
 from ._breaker_config import CircuitBreakerConfig
 from ._credentials import AuthType, auth_type_named, check_credential, check_text_secret
 from ._errors import ConfigurationError
+from ._fleet_store import SharedState, shown_url
 from ._metrics_events import MetricsHook
 from ._outbox import Outbox
+from ._profiles import load_profile
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientConfig"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "ClientConfig"]
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = DEFAULT_MAX_BODY
+DEFAULT_TIMEOUT: Final = 30.0
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
@@ -97,6 +102,27 @@ def env_flag(name: str, raw: str) -> bool:
     raise ConfigurationError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
 
 
+def _env_url(name: str, raw: str) -> str:
+    check_base_url(raw, name)
+    return raw
+
+
+def _env_timeout(name: str, raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {raw[:40]!r}")
+    return seconds
+
+
+def _env_retries(name: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise ConfigurationError(f"{name} must be a whole number, 0 or more, got {raw[:40]!r}")
+    return int(raw)
+
+
 def _valid_url(_: object, __: attrs.Attribute[str], value: str) -> None:
     check_base_url(value)
 
@@ -116,6 +142,14 @@ def _instance(kind: type | tuple[type, ...]) -> Callable[[object, attrs.Attribut
             raise ConfigurationError(f"{attribute.name} has the wrong type: {type(value).__name__}")
 
     return check
+
+
+def _shared_state(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is None or isinstance(value, SharedState):
+        return
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
+        shown = shown_url(value) if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(f"shared_state must be a redis:// URL or a SharedState, got {shown}")
 
 
 def _hooks(value: Iterable[MetricsHook]) -> tuple[MetricsHook, ...]:
@@ -172,7 +206,13 @@ class ClientConfig:
         default=None, repr=False, validator=_instance(httpx.Auth), metadata=_doc("an auth object instead of api_key")
     )
     timeout: float | httpx.Timeout = attrs.field(
-        default=30.0, validator=_valid_timeout, metadata=_doc("seconds per network phase (or an httpx.Timeout)")
+        default=DEFAULT_TIMEOUT,
+        validator=_valid_timeout,
+        metadata=_doc(
+            "seconds per network phase (or an httpx.Timeout); None: from the environment or profile, else 30",
+            "None",
+            "float | httpx.Timeout | None",
+        ),
     )
     max_retries: int | None = attrs.field(
         default=None, metadata=_doc("retries after the first attempt; None: the retry policy's (3)")
@@ -218,6 +258,17 @@ class ClientConfig:
     wall_clock: Callable[[], float] = attrs.field(
         default=time.time, repr=False, metadata=_doc("epoch seconds, for Retry-After dates", "time.time")
     )
+    shared_state: str | SharedState | None = attrs.field(
+        default=None,
+        repr=False,
+        validator=_shared_state,
+        metadata=_doc("fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)"),
+    )
+    profile: str | None = attrs.field(
+        default=None,
+        validator=_instance(str),
+        metadata=_doc("the named profile (config and credentials files); None: from the environment, else default"),
+    )
 
     outbox: str | os.PathLike[str] | Outbox | None = attrs.field(
         default=None,
@@ -242,6 +293,8 @@ class ClientConfig:
         values = [v for k, v in (self.headers or {}).items() if SECRET_KEY_PATTERN.search(k) and isinstance(v, str)]
         if self.api_key is not None:
             values.append(self.api_key)
+        if isinstance(self.shared_state, str) and (password := httpx.URL(self.shared_state).password):
+            values.append(password)
         return values
 
     @classmethod
@@ -251,31 +304,70 @@ class ClientConfig:
         *,
         default_base_url: str = "http://localhost",
         environ: Mapping[str, str] | None = None,
+        app_name: str | None = None,
         **given: Any,
     ) -> ClientConfig:
-        """A config from ``given``, where the options left ``None`` that the environment
-        can hold come from ``<prefix>_API_URL``, ``<prefix>_API_KEY``, ``<prefix>_AUTH_TYPE``,
-        ``<prefix>_DRY_RUN`` and ``<prefix>_OUTBOX``. A bad value read there is refused naming its variable."""
+        """A config from ``given``; each option left ``None`` is resolved in one order:
+        **explicit argument, then environment, then profile, then default**.
+
+        Environment: ``<prefix>_API_URL``, ``_API_KEY``, ``_AUTH_TYPE``, ``_DRY_RUN``,
+        ``_TIMEOUT`` and ``_MAX_RETRIES``. Profile: ``given["profile"]``, else
+        ``<prefix>_PROFILE``, else ``default`` (if the files have it), read from the config
+        and credentials files of :func:`~resilience.load_profile` (``app_name``, default
+        ``prefix.lower()``, names the user's config folder): ``url``, ``auth_type``,
+        ``timeout``, ``retries``, ``dry_run`` (and ``outbox`` / ``shared_state``, passed on
+        when the config has such options), and a credential. A credential counts as one
+        option: an explicit ``api_key`` or ``auth`` wins, then ``<prefix>_API_KEY``, then the
+        profile's (whose kind, ``token`` or ``user``/``password``, sets the auth type unless
+        one was given or set). A bad value is refused naming its variable or file and line.
+        """
         env = os.environ if environ is None else environ
         options = dict(given)
-        if options.get("base_url") is None:
-            raw = env.get(f"{prefix}_API_URL")
+        profile = load_profile(options.get("profile"), prefix=prefix, app_name=app_name or prefix.lower(), environ=env)
+        conf: Mapping[str, object] = profile.settings if profile is not None else {}
+        if profile is not None:
+            options["profile"] = profile.name
+
+        where = profile.where if profile is not None else {}
+
+        def pick(option: str, variable: str, key: str, parse: Callable[[str, str], object], default: object) -> None:
+            if options.get(option) is not None:
+                return
+            raw = env.get(f"{prefix}_{variable}")
             if raw:
-                check_base_url(raw, f"{prefix}_API_URL")
-            options["base_url"] = raw or default_base_url
-        if options.get("auth_type") is None:
-            raw = env.get(f"{prefix}_AUTH_TYPE")
-            options["auth_type"] = auth_type_named(raw, f"{prefix}_AUTH_TYPE") if raw else "api_key"
+                options[option] = parse(f"{prefix}_{variable}", raw)
+            elif key in conf:
+                value = conf[key]
+                options[option] = parse(f"{key} ({where[key]})", value) if isinstance(value, str) else value
+            else:
+                options[option] = default
+
+        pick("base_url", "API_URL", "url", _env_url, default_base_url)
+        credential = profile.credential if profile is not None else None
+        inferred = credential[0] if credential is not None else "api_key"
+        pick("auth_type", "AUTH_TYPE", "auth_type", lambda name, raw: auth_type_named(raw, name), None)
+        explicit_type = options["auth_type"]
         if options.get("api_key") is None and options.get("auth") is None:
             raw = env.get(f"{prefix}_API_KEY") or None
             if raw is not None:
-                check_credential(f"{prefix}_API_KEY", raw, auth_type_named(options["auth_type"]))
-            options["api_key"] = raw
-        if options.get("dry_run") is None:
-            raw = env.get(f"{prefix}_DRY_RUN")
-            options["dry_run"] = env_flag(f"{prefix}_DRY_RUN", raw) if raw is not None else False
-        if options.get("outbox") is None:
-            options["outbox"] = env.get(f"{prefix}_OUTBOX") or None
+                check_credential(f"{prefix}_API_KEY", raw, auth_type_named(explicit_type or "api_key"))
+                options["api_key"] = raw
+            elif credential is not None:
+                options["auth_type"] = explicit_type or inferred
+                name = next((where[k] for k in ("api_key", "token", "password") if k in where), "the profile")
+                check_credential(name, credential[1], auth_type_named(options["auth_type"]))
+                options["api_key"] = credential[1]
+        if options.get("auth_type") is None:
+            options["auth_type"] = "api_key"
+        pick("dry_run", "DRY_RUN", "dry_run", env_flag, False)
+        pick("timeout", "TIMEOUT", "timeout", _env_timeout, DEFAULT_TIMEOUT)
+        pick("max_retries", "MAX_RETRIES", "retries", _env_retries, None)
+        fields = attrs.fields_dict(cls)
+        for key in ("outbox", "shared_state"):  # options other modules add; passed on when present
+            if key in fields and options.get(key) is None:
+                raw = env.get(f"{prefix}_{key.upper()}")
+                if raw or key in conf:
+                    options[key] = raw or conf[key]
         return cls(**options)
 
     def retry_policy_in_force(self) -> RetryPolicy:

@@ -35,12 +35,12 @@ travels as a bare copy (status, allowlisted headers, body, method and URL withou
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Final
 
 import httpx
 
+from ._json import loads
 from ._redact import redact_headers, scrub_secrets
 
 __all__ = [
@@ -373,7 +373,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None, Any]:
     if not content or len(content) > 1_000_000:
         return None, None, None
     try:
-        data = json.loads(content)
+        data = loads(content)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
         return None, None, None
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ import httpx
 from ._call import correlate
 from ._errors import APIConnectionError, APIError, APIResponseValidationError, ConfigurationError
 from ._errors_client import ClientClosedError, RedirectLoopError
+from ._json import loads
 from ._layers import EXT_PROBE
 from ._operation import Operation
 from ._response import status_error
@@ -170,7 +171,7 @@ class _Reporter:
 def _health_status(response: httpx.Response) -> str | None:
     """The ``status`` string of a health answer, ``None`` when the body has none."""
     try:
-        data: Any = response.json()
+        data: Any = loads(response.content)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
         return None
     if isinstance(data, Mapping) and isinstance(data.get("status"), str):

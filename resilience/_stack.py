@@ -10,6 +10,7 @@ Outermost first, as a logical call passes through::
         GateTransport                      per hop: nothing once closed; no write to another
                                            origin (a redirect of one is refused, unsent)
           CircuitBreakerTransport          per attempt; an open circuit raises, no socket
+            TracingTransport               only with a tracing hook: a CLIENT span per hop
             LoggingTransport               DEBUG per attempt, redacted
               CredentialGuardTransport     every auth header withheld from other origins
                 inner transport            httpx.HTTPTransport / resilience.AiohttpTransport
@@ -33,6 +34,7 @@ import httpx
 from ._auth import SwitchableAuth
 from ._body import DEFAULT_MAX_BODY
 from ._breaker_registry import BreakerRegistry
+from ._fleet import FleetSync
 from ._layers import (
     CircuitBreakerTransport,
     CredentialGuardTransport,
@@ -40,6 +42,7 @@ from ._layers import (
     Layer,
     LoggingTransport,
     RetryTransport,
+    TracingTransport,
 )
 from ._metrics import MetricsRecorder
 from ._redact import mask_header_repr
@@ -72,6 +75,7 @@ class ResilienceStack:
     budget: RetryBudget | None
     breakers: BreakerRegistry | None
     metrics: MetricsRecorder | None
+    fleet: FleetSync | None = None  # fleet mode (shared_state): the loop syncing breakers and budget
 
 
 def default_sync_transport(
@@ -107,6 +111,8 @@ def build_transport(
     ``per_call``, the logical call's procedure on top of them."""
     t: Layer = CredentialGuardTransport(inner, home_origin, stack.auth.sensitive_headers)
     t = LoggingTransport(t)
+    if stack.metrics is not None and stack.metrics.tracers is not None:
+        t = TracingTransport(t, stack.metrics.tracers)
     if stack.breakers is not None:
         t = CircuitBreakerTransport(t, stack.breakers, max_body=max_body)
     t = GateTransport(t, home_origin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -13,6 +13,7 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_sync
 from ._config import ClientConfig
+from ._direct import direct, send_sync
 from ._health import HealthReport
 from ._layers import refused_closed
 from ._operation import EXT_OPERATION, Operation
@@ -35,6 +36,8 @@ class SyncAPIClient(_Core):
 
     _http: httpx.Client
     _OUTBOX_CONTROL = ClientOutbox
+    #: Send a hop past ``httpx.Client.send`` when nothing of it applies (:mod:`resilience._direct`).
+    _DIRECT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -65,6 +68,8 @@ class SyncAPIClient(_Core):
         self._http.close()
         if self._outbox is not None:
             self._outbox.close()
+        if self._stack.fleet is not None:
+            self._stack.fleet.close()
 
     def __enter__(self) -> Self:
         return self
@@ -75,7 +80,12 @@ class SyncAPIClient(_Core):
     def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
         op = request.extensions.get(EXT_OPERATION)
         try:  # an operation that needs no credential is sent without one (auth=None: none)
-            response = self._http.send(request, auth=auth if op is None or op.requires_auth else None, stream=True)
+            pinned = auth if op is None or op.requires_auth else None
+            http = self._http
+            if self._DIRECT and direct(http, request, pinned):
+                response = send_sync(http, self._gate, request)
+            else:
+                response = http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise

@@ -7,8 +7,25 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS: tuple[str, ...] = ("sync overhead", "old design", "async", "bulk ingest", "fail fast", "threads", "memory")
-ROWS += ("ingest with outbox", "outbox replay")
+ROWS = (
+    "sync overhead",
+    "old design",
+    "async",
+    "bulk ingest",
+    "fail fast",
+    "threads",
+    "memory",
+    "bulk ingest, in process",
+    "bulk read, in process",
+    "async vs aiohttp",
+    "sync vs stdlib",
+    "otel hook",
+    "fleet probes",
+    "fleet cost",
+    "fleet fallback",
+    "ingest with outbox",
+    "outbox replay",
+)
 
 
 def test_benchmarks_smoke_runs_every_row() -> None:

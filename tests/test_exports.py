@@ -205,8 +205,8 @@ def test_constructor_shows_every_option_of_client_config(client_name: str) -> No
     driver_only = {"self", "transport", "sleep", "asleep"}
     assert set(params) - driver_only == set(fields)
     for name, field in fields.items():
-        if name == "base_url":
-            assert params[name].default is None  # None: from the environment
+        if name in ("base_url", "timeout"):
+            assert params[name].default is None  # None: from the environment or profile, else the default
         else:
             assert params[name].default == field.default, name
         assert name in (cls.__doc__ or ""), f"{name} is not described in {client_name}'s docstring"

@@ -232,7 +232,7 @@ async def test_invalid_base_url_makes_no_request(
     assert httpserver.log == []
 
 
-@pytest.mark.parametrize("seconds", [0, -1, math.nan, math.inf, "30", None, True])
+@pytest.mark.parametrize("seconds", [0, -1, math.nan, math.inf, "30", True])
 async def test_bad_timeout(driver: Driver, seconds: Any) -> None:
     with pytest.raises(ConfigurationError):
         driver.open(UNUSED_URL, timeout=seconds)

@@ -37,6 +37,7 @@ from resilience import (
     ProgressCallback,
     RetryBudget,
     RetryPolicy,
+    SharedState,
     SyncAPIClient,
     no_body,
 )
@@ -83,15 +84,19 @@ USER_AGENT = f"finops-sdk/{SDK_VERSION} python/{sys.version_info[0]}.{sys.versio
 class FinOpsClient(SyncAPIClient):
     """Sync client for the FinOps API; thread-safe, one per process is enough.
 
-    Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN`` and ``FINOPS_OUTBOX``;
-    a bad value there is refused naming its variable. Times are in seconds.
+    Options left ``None`` are resolved in one order: explicit argument, then environment
+    (``FINOPS_API_URL``, ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN``,
+    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``,
+    ``FINOPS_OUTBOX``, ``FINOPS_SHARED_STATE``), then the named profile (``profile=``, else
+    ``FINOPS_PROFILE``, else ``default``) of the config and credentials files, then the
+    default (the URL's: ``DEFAULT_BASE_URL``). A bad value is refused naming its variable,
+    or its file and line. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
     - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
     - ``auth_type`` (default ``None``): how api_key is sent: 'api_key' (X-API-Key header), 'bearer' or 'basic'; None: from the environment, else 'api_key'
     - ``auth`` (default ``None``): an auth object instead of api_key
-    - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
+    - ``timeout`` (default ``None``): seconds per network phase (or an httpx.Timeout); None: from the environment or profile, else 30
     - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
     - ``retry_policy`` (default ``None``): backoff, deadline and statuses
     - ``retry_budget`` (default ``True``): True: 20% of requests plus 10/s; False/None: unbounded
@@ -110,6 +115,8 @@ class FinOpsClient(SyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
+    - ``profile`` (default ``None``): the named profile (config and credentials files); None: from the environment, else default
     - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``sleep``: what waits, in seconds.
     """
@@ -131,7 +138,7 @@ class FinOpsClient(SyncAPIClient):
         api_key: str | None = None,
         auth_type: AuthType | None = None,
         auth: httpx.Auth | None = None,
-        timeout: float | httpx.Timeout = 30.0,
+        timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         retry_budget: RetryBudget | bool | None = True,
@@ -150,6 +157,8 @@ class FinOpsClient(SyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        shared_state: str | SharedState | None = None,
+        profile: str | None = None,
         outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -180,6 +189,8 @@ class FinOpsClient(SyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            shared_state=shared_state,
+            profile=profile,
             outbox=outbox,
         )
         super().__init__(config, transport=transport, sleep=sleep)
@@ -556,15 +567,19 @@ class FinOpsClient(SyncAPIClient):
 class AsyncFinOpsClient(AsyncAPIClient):
     """Async client for the FinOps API; share one per event loop.
 
-    Options left ``None`` come from the environment: ``FINOPS_API_URL`` (else
-    ``DEFAULT_BASE_URL``), ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN`` and ``FINOPS_OUTBOX``;
-    a bad value there is refused naming its variable. Times are in seconds.
+    Options left ``None`` are resolved in one order: explicit argument, then environment
+    (``FINOPS_API_URL``, ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN``,
+    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``,
+    ``FINOPS_OUTBOX``, ``FINOPS_SHARED_STATE``), then the named profile (``profile=``, else
+    ``FINOPS_PROFILE``, else ``default``) of the config and credentials files, then the
+    default (the URL's: ``DEFAULT_BASE_URL``). A bad value is refused naming its variable,
+    or its file and line. Times are in seconds.
 
     - ``base_url`` (default ``None``): the API's root URL; None: from the environment
     - ``api_key`` (default ``None``): the credential, sent per auth_type; None: from the environment
     - ``auth_type`` (default ``None``): how api_key is sent: 'api_key' (X-API-Key header), 'bearer' or 'basic'; None: from the environment, else 'api_key'
     - ``auth`` (default ``None``): an auth object instead of api_key
-    - ``timeout`` (default ``30.0``): seconds per network phase (or an httpx.Timeout)
+    - ``timeout`` (default ``None``): seconds per network phase (or an httpx.Timeout); None: from the environment or profile, else 30
     - ``max_retries`` (default ``None``): retries after the first attempt; None: the retry policy's (3)
     - ``retry_policy`` (default ``None``): backoff, deadline and statuses
     - ``retry_budget`` (default ``True``): True: 20% of requests plus 10/s; False/None: unbounded
@@ -583,6 +598,8 @@ class AsyncFinOpsClient(AsyncAPIClient):
     - ``batch_concurrency`` (default ``4``): chunks in flight at once (async client)
     - ``clock`` (default ``time.monotonic``): monotonic seconds, for tests
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
+    - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
+    - ``profile`` (default ``None``): the named profile (config and credentials files); None: from the environment, else default
     - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``asleep``: what waits, in seconds.
     """
@@ -604,7 +621,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         api_key: str | None = None,
         auth_type: AuthType | None = None,
         auth: httpx.Auth | None = None,
-        timeout: float | httpx.Timeout = 30.0,
+        timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         retry_policy: RetryPolicy | None = None,
         retry_budget: RetryBudget | bool | None = True,
@@ -623,6 +640,8 @@ class AsyncFinOpsClient(AsyncAPIClient):
         batch_concurrency: int = 4,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        shared_state: str | SharedState | None = None,
+        profile: str | None = None,
         outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -653,6 +672,8 @@ class AsyncFinOpsClient(AsyncAPIClient):
             batch_concurrency=batch_concurrency,
             clock=clock,
             wall_clock=wall_clock,
+            shared_state=shared_state,
+            profile=profile,
             outbox=outbox,
         )
         super().__init__(config, transport=transport, asleep=asleep)

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-if TYPE_CHECKING:
-    from ..models.error_detail import ErrorDetail
+_API_ERROR_KEYS = frozenset(
+    (
+        "success",
+        "error",
+    )
+)
 
 
 T = TypeVar("T", bound="Error")
@@ -26,36 +30,27 @@ class Error:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        success = self.success
-
-        error = self.error.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "success": success,
-                "error": error,
-            }
-        )
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "success": self.success,
+            "error": self.error.to_dict(),
+        }
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.error_detail import ErrorDetail  # noqa: PLC0415
+        success = src_dict["success"]
 
-        d = dict(src_dict)
-        success = d.pop("success")
-
-        error = ErrorDetail.from_dict(d.pop("error"))
+        error = ErrorDetail.from_dict(src_dict["error"])
 
         api_error = cls(
             success=success,
             error=error,
         )
 
-        api_error.additional_properties = d
+        if not _API_ERROR_KEYS.issuperset(src_dict):
+            api_error.additional_properties = {k: v for k, v in src_dict.items() if k not in _API_ERROR_KEYS}
         return api_error
 
     @property
@@ -73,3 +68,7 @@ class Error:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.error_detail import ErrorDetail

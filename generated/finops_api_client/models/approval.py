@@ -10,6 +10,19 @@ from attrs import field as _attrs_field
 from ..models.approval_status import ApprovalStatus
 from ..types import UNSET, Unset
 
+_APPROVAL_STATUS_BY_VALUE: dict[str, ApprovalStatus] = {member.value: member for member in ApprovalStatus}
+
+
+_APPROVAL_KEYS = frozenset(
+    (
+        "optimizationId",
+        "status",
+        "decidedAt",
+        "comment",
+    )
+)
+
+
 T = TypeVar("T", bound="Approval")
 
 
@@ -30,38 +43,29 @@ class Approval:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        optimization_id = self.optimization_id
-
-        status = self.status.value
-
-        decided_at = self.decided_at.isoformat()
-
-        comment = self.comment
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "optimizationId": optimization_id,
-                "status": status,
-                "decidedAt": decided_at,
-            }
-        )
-        if comment is not UNSET:
-            field_dict["comment"] = comment
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "optimizationId": self.optimization_id,
+            "status": self.status.value,
+            "decidedAt": self.decided_at.isoformat(),
+        }
+        if self.comment is not UNSET:
+            field_dict["comment"] = self.comment
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        optimization_id = d.pop("optimizationId")
+        optimization_id = src_dict["optimizationId"]
 
-        status = ApprovalStatus(d.pop("status"))
+        _status = src_dict["status"]
+        status = (_APPROVAL_STATUS_BY_VALUE.get(_status) if isinstance(_status, str) else None) or ApprovalStatus(
+            _status
+        )
 
-        decided_at = datetime.datetime.fromisoformat(d.pop("decidedAt"))
+        decided_at = datetime.datetime.fromisoformat(src_dict["decidedAt"])
 
-        comment = d.pop("comment", UNSET)
+        comment = src_dict.get("comment", UNSET)
 
         approval = cls(
             optimization_id=optimization_id,
@@ -70,7 +74,8 @@ class Approval:
             comment=comment,
         )
 
-        approval.additional_properties = d
+        if not _APPROVAL_KEYS.issuperset(src_dict):
+            approval.additional_properties = {k: v for k, v in src_dict.items() if k not in _APPROVAL_KEYS}
         return approval
 
     @property

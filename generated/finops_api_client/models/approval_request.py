@@ -8,6 +8,14 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+_APPROVAL_REQUEST_KEYS = frozenset(
+    (
+        "approved",
+        "comment",
+    )
+)
+
+
 T = TypeVar("T", bound="ApprovalRequest")
 
 
@@ -24,35 +32,30 @@ class ApprovalRequest:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        approved = self.approved
-
-        comment = self.comment
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "approved": approved,
-            }
-        )
-        if comment is not UNSET:
-            field_dict["comment"] = comment
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "approved": self.approved,
+        }
+        if self.comment is not UNSET:
+            field_dict["comment"] = self.comment
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        approved = d.pop("approved")
+        approved = src_dict["approved"]
 
-        comment = d.pop("comment", UNSET)
+        comment = src_dict.get("comment", UNSET)
 
         approval_request = cls(
             approved=approved,
             comment=comment,
         )
 
-        approval_request.additional_properties = d
+        if not _APPROVAL_REQUEST_KEYS.issuperset(src_dict):
+            approval_request.additional_properties = {
+                k: v for k, v in src_dict.items() if k not in _APPROVAL_REQUEST_KEYS
+            }
         return approval_request
 
     @property

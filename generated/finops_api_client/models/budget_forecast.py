@@ -2,15 +2,26 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-if TYPE_CHECKING:
-    from ..models.budget_forecast_tags import BudgetForecastTags
+_BUDGET_FORECAST_KEYS = frozenset(
+    (
+        "budgetId",
+        "budgetType",
+        "budgetAmount",
+        "forecastAmount",
+        "periodStart",
+        "periodEnd",
+        "parentBudgetId",
+        "tags",
+        "accountId",
+    )
+)
 
 
 T = TypeVar("T", bound="BudgetForecast")
@@ -43,90 +54,50 @@ class BudgetForecast:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        budget_id = self.budget_id
-
-        budget_type = self.budget_type
-
-        budget_amount = self.budget_amount
-
-        forecast_amount = self.forecast_amount
-
-        period_start: str | Unset = UNSET
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "budgetId": self.budget_id,
+            "budgetType": self.budget_type,
+            "budgetAmount": self.budget_amount,
+            "forecastAmount": self.forecast_amount,
+        }
         if not isinstance(self.period_start, Unset):
-            period_start = self.period_start.isoformat()
-
-        period_end: str | Unset = UNSET
+            field_dict["periodStart"] = self.period_start.isoformat()
         if not isinstance(self.period_end, Unset):
-            period_end = self.period_end.isoformat()
-
-        parent_budget_id = self.parent_budget_id
-
-        tags: dict[str, Any] | Unset = UNSET
+            field_dict["periodEnd"] = self.period_end.isoformat()
+        if self.parent_budget_id is not UNSET:
+            field_dict["parentBudgetId"] = self.parent_budget_id
         if not isinstance(self.tags, Unset):
-            tags = self.tags.to_dict()
-
-        account_id = self.account_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "budgetId": budget_id,
-                "budgetType": budget_type,
-                "budgetAmount": budget_amount,
-                "forecastAmount": forecast_amount,
-            }
-        )
-        if period_start is not UNSET:
-            field_dict["periodStart"] = period_start
-        if period_end is not UNSET:
-            field_dict["periodEnd"] = period_end
-        if parent_budget_id is not UNSET:
-            field_dict["parentBudgetId"] = parent_budget_id
-        if tags is not UNSET:
-            field_dict["tags"] = tags
-        if account_id is not UNSET:
-            field_dict["accountId"] = account_id
+            field_dict["tags"] = self.tags.to_dict()
+        if self.account_id is not UNSET:
+            field_dict["accountId"] = self.account_id
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.budget_forecast_tags import BudgetForecastTags  # noqa: PLC0415
+        budget_id = src_dict["budgetId"]
 
-        d = dict(src_dict)
-        budget_id = d.pop("budgetId")
+        budget_type = src_dict["budgetType"]
 
-        budget_type = d.pop("budgetType")
+        budget_amount = src_dict["budgetAmount"]
 
-        budget_amount = d.pop("budgetAmount")
+        forecast_amount = src_dict["forecastAmount"]
 
-        forecast_amount = d.pop("forecastAmount")
+        _period_start: Any = src_dict.get("periodStart", UNSET)
+        period_start: datetime.date | Unset = (
+            UNSET if _period_start is UNSET else datetime.date.fromisoformat(_period_start)
+        )
 
-        _period_start = d.pop("periodStart", UNSET)
-        period_start: datetime.date | Unset
-        if isinstance(_period_start, Unset):
-            period_start = UNSET
-        else:
-            period_start = datetime.date.fromisoformat(_period_start)
+        _period_end: Any = src_dict.get("periodEnd", UNSET)
+        period_end: datetime.date | Unset = UNSET if _period_end is UNSET else datetime.date.fromisoformat(_period_end)
 
-        _period_end = d.pop("periodEnd", UNSET)
-        period_end: datetime.date | Unset
-        if isinstance(_period_end, Unset):
-            period_end = UNSET
-        else:
-            period_end = datetime.date.fromisoformat(_period_end)
+        parent_budget_id = src_dict.get("parentBudgetId", UNSET)
 
-        parent_budget_id = d.pop("parentBudgetId", UNSET)
+        _tags: Any = src_dict.get("tags", UNSET)
+        tags: BudgetForecastTags | Unset = UNSET if _tags is UNSET else BudgetForecastTags.from_dict(_tags)
 
-        _tags = d.pop("tags", UNSET)
-        tags: BudgetForecastTags | Unset
-        if isinstance(_tags, Unset):
-            tags = UNSET
-        else:
-            tags = BudgetForecastTags.from_dict(_tags)
-
-        account_id = d.pop("accountId", UNSET)
+        account_id = src_dict.get("accountId", UNSET)
 
         budget_forecast = cls(
             budget_id=budget_id,
@@ -140,7 +111,10 @@ class BudgetForecast:
             account_id=account_id,
         )
 
-        budget_forecast.additional_properties = d
+        if not _BUDGET_FORECAST_KEYS.issuperset(src_dict):
+            budget_forecast.additional_properties = {
+                k: v for k, v in src_dict.items() if k not in _BUDGET_FORECAST_KEYS
+            }
         return budget_forecast
 
     @property
@@ -158,3 +132,7 @@ class BudgetForecast:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.budget_forecast_tags import BudgetForecastTags

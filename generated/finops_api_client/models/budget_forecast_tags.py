@@ -14,18 +14,17 @@ class BudgetForecastTags:
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+        }
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
         budget_forecast_tags = cls()
 
-        budget_forecast_tags.additional_properties = d
+        budget_forecast_tags.additional_properties = dict(src_dict)
         return budget_forecast_tags
 
     @property

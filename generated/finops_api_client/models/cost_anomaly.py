@@ -10,6 +10,24 @@ from attrs import field as _attrs_field
 from ..models.severity import Severity
 from ..types import UNSET, Unset
 
+_SEVERITY_BY_VALUE: dict[str, Severity] = {member.value: member for member in Severity}
+
+
+_COST_ANOMALY_KEYS = frozenset(
+    (
+        "anomalyId",
+        "anomalyType",
+        "severity",
+        "actualCost",
+        "expectedCost",
+        "region",
+        "rootCause",
+        "accountId",
+        "detectedAt",
+    )
+)
+
+
 T = TypeVar("T", bound="CostAnomaly")
 
 
@@ -40,73 +58,48 @@ class CostAnomaly:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        anomaly_id = self.anomaly_id
-
-        anomaly_type = self.anomaly_type
-
-        severity = self.severity.value
-
-        actual_cost = self.actual_cost
-
-        expected_cost = self.expected_cost
-
-        region = self.region
-
-        root_cause = self.root_cause
-
-        account_id = self.account_id
-
-        detected_at: str | Unset = UNSET
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "anomalyId": self.anomaly_id,
+            "anomalyType": self.anomaly_type,
+            "severity": self.severity.value,
+            "actualCost": self.actual_cost,
+            "expectedCost": self.expected_cost,
+        }
+        if self.region is not UNSET:
+            field_dict["region"] = self.region
+        if self.root_cause is not UNSET:
+            field_dict["rootCause"] = self.root_cause
+        if self.account_id is not UNSET:
+            field_dict["accountId"] = self.account_id
         if not isinstance(self.detected_at, Unset):
-            detected_at = self.detected_at.isoformat()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "anomalyId": anomaly_id,
-                "anomalyType": anomaly_type,
-                "severity": severity,
-                "actualCost": actual_cost,
-                "expectedCost": expected_cost,
-            }
-        )
-        if region is not UNSET:
-            field_dict["region"] = region
-        if root_cause is not UNSET:
-            field_dict["rootCause"] = root_cause
-        if account_id is not UNSET:
-            field_dict["accountId"] = account_id
-        if detected_at is not UNSET:
-            field_dict["detectedAt"] = detected_at
+            field_dict["detectedAt"] = self.detected_at.isoformat()
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        anomaly_id = d.pop("anomalyId")
+        anomaly_id = src_dict["anomalyId"]
 
-        anomaly_type = d.pop("anomalyType")
+        anomaly_type = src_dict["anomalyType"]
 
-        severity = Severity(d.pop("severity"))
+        _severity = src_dict["severity"]
+        severity = (_SEVERITY_BY_VALUE.get(_severity) if isinstance(_severity, str) else None) or Severity(_severity)
 
-        actual_cost = d.pop("actualCost")
+        actual_cost = src_dict["actualCost"]
 
-        expected_cost = d.pop("expectedCost")
+        expected_cost = src_dict["expectedCost"]
 
-        region = d.pop("region", UNSET)
+        region = src_dict.get("region", UNSET)
 
-        root_cause = d.pop("rootCause", UNSET)
+        root_cause = src_dict.get("rootCause", UNSET)
 
-        account_id = d.pop("accountId", UNSET)
+        account_id = src_dict.get("accountId", UNSET)
 
-        _detected_at = d.pop("detectedAt", UNSET)
-        detected_at: datetime.datetime | Unset
-        if isinstance(_detected_at, Unset):
-            detected_at = UNSET
-        else:
-            detected_at = datetime.datetime.fromisoformat(_detected_at)
+        _detected_at: Any = src_dict.get("detectedAt", UNSET)
+        detected_at: datetime.datetime | Unset = (
+            UNSET if _detected_at is UNSET else datetime.datetime.fromisoformat(_detected_at)
+        )
 
         cost_anomaly = cls(
             anomaly_id=anomaly_id,
@@ -120,7 +113,8 @@ class CostAnomaly:
             detected_at=detected_at,
         )
 
-        cost_anomaly.additional_properties = d
+        if not _COST_ANOMALY_KEYS.issuperset(src_dict):
+            cost_anomaly.additional_properties = {k: v for k, v in src_dict.items() if k not in _COST_ANOMALY_KEYS}
         return cost_anomaly
 
     @property

@@ -12,6 +12,26 @@ from ..models.optimization_type import OptimizationType
 from ..models.risk_level import RiskLevel
 from ..types import UNSET, Unset
 
+_OPTIMIZATION_TYPE_BY_VALUE: dict[str, OptimizationType] = {member.value: member for member in OptimizationType}
+_RISK_LEVEL_BY_VALUE: dict[str, RiskLevel] = {member.value: member for member in RiskLevel}
+_OPTIMIZATION_STATUS_BY_VALUE: dict[str, OptimizationStatus] = {member.value: member for member in OptimizationStatus}
+
+
+_COST_OPTIMIZATION_KEYS = frozenset(
+    (
+        "optimizationId",
+        "resourceId",
+        "optimizationType",
+        "estimatedSavings",
+        "riskLevel",
+        "confidenceScore",
+        "status",
+        "accountId",
+        "timestamp",
+    )
+)
+
+
 T = TypeVar("T", bound="CostOptimization")
 
 
@@ -42,88 +62,63 @@ class CostOptimization:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        optimization_id = self.optimization_id
-
-        resource_id = self.resource_id
-
-        optimization_type = self.optimization_type.value
-
-        estimated_savings = self.estimated_savings
-
-        risk_level: str | Unset = UNSET
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "optimizationId": self.optimization_id,
+            "resourceId": self.resource_id,
+            "optimizationType": self.optimization_type.value,
+            "estimatedSavings": self.estimated_savings,
+        }
         if not isinstance(self.risk_level, Unset):
-            risk_level = self.risk_level.value
-
-        confidence_score = self.confidence_score
-
-        status: str | Unset = UNSET
+            field_dict["riskLevel"] = self.risk_level.value
+        if self.confidence_score is not UNSET:
+            field_dict["confidenceScore"] = self.confidence_score
         if not isinstance(self.status, Unset):
-            status = self.status.value
-
-        account_id = self.account_id
-
-        timestamp: str | Unset = UNSET
+            field_dict["status"] = self.status.value
+        if self.account_id is not UNSET:
+            field_dict["accountId"] = self.account_id
         if not isinstance(self.timestamp, Unset):
-            timestamp = self.timestamp.isoformat()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "optimizationId": optimization_id,
-                "resourceId": resource_id,
-                "optimizationType": optimization_type,
-                "estimatedSavings": estimated_savings,
-            }
-        )
-        if risk_level is not UNSET:
-            field_dict["riskLevel"] = risk_level
-        if confidence_score is not UNSET:
-            field_dict["confidenceScore"] = confidence_score
-        if status is not UNSET:
-            field_dict["status"] = status
-        if account_id is not UNSET:
-            field_dict["accountId"] = account_id
-        if timestamp is not UNSET:
-            field_dict["timestamp"] = timestamp
+            field_dict["timestamp"] = self.timestamp.isoformat()
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        optimization_id = d.pop("optimizationId")
+        optimization_id = src_dict["optimizationId"]
 
-        resource_id = d.pop("resourceId")
+        resource_id = src_dict["resourceId"]
 
-        optimization_type = OptimizationType(d.pop("optimizationType"))
+        _optimization_type = src_dict["optimizationType"]
+        optimization_type = (
+            _OPTIMIZATION_TYPE_BY_VALUE.get(_optimization_type) if isinstance(_optimization_type, str) else None
+        ) or OptimizationType(_optimization_type)
 
-        estimated_savings = d.pop("estimatedSavings")
+        estimated_savings = src_dict["estimatedSavings"]
 
-        _risk_level = d.pop("riskLevel", UNSET)
-        risk_level: RiskLevel | Unset
-        if isinstance(_risk_level, Unset):
-            risk_level = UNSET
-        else:
-            risk_level = RiskLevel(_risk_level)
+        _risk_level: Any = src_dict.get("riskLevel", UNSET)
+        risk_level: RiskLevel | Unset = (
+            UNSET
+            if _risk_level is UNSET
+            else (_RISK_LEVEL_BY_VALUE.get(_risk_level) if isinstance(_risk_level, str) else None)
+            or RiskLevel(_risk_level)
+        )
 
-        confidence_score = d.pop("confidenceScore", UNSET)
+        confidence_score = src_dict.get("confidenceScore", UNSET)
 
-        _status = d.pop("status", UNSET)
-        status: OptimizationStatus | Unset
-        if isinstance(_status, Unset):
-            status = UNSET
-        else:
-            status = OptimizationStatus(_status)
+        _status: Any = src_dict.get("status", UNSET)
+        status: OptimizationStatus | Unset = (
+            UNSET
+            if _status is UNSET
+            else (_OPTIMIZATION_STATUS_BY_VALUE.get(_status) if isinstance(_status, str) else None)
+            or OptimizationStatus(_status)
+        )
 
-        account_id = d.pop("accountId", UNSET)
+        account_id = src_dict.get("accountId", UNSET)
 
-        _timestamp = d.pop("timestamp", UNSET)
-        timestamp: datetime.datetime | Unset
-        if isinstance(_timestamp, Unset):
-            timestamp = UNSET
-        else:
-            timestamp = datetime.datetime.fromisoformat(_timestamp)
+        _timestamp: Any = src_dict.get("timestamp", UNSET)
+        timestamp: datetime.datetime | Unset = (
+            UNSET if _timestamp is UNSET else datetime.datetime.fromisoformat(_timestamp)
+        )
 
         cost_optimization = cls(
             optimization_id=optimization_id,
@@ -137,7 +132,10 @@ class CostOptimization:
             timestamp=timestamp,
         )
 
-        cost_optimization.additional_properties = d
+        if not _COST_OPTIMIZATION_KEYS.issuperset(src_dict):
+            cost_optimization.additional_properties = {
+                k: v for k, v in src_dict.items() if k not in _COST_OPTIMIZATION_KEYS
+            }
         return cost_optimization
 
     @property

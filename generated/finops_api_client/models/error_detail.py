@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-if TYPE_CHECKING:
-    from ..models.error_detail_details import ErrorDetailDetails
+_ERROR_DETAIL_KEYS = frozenset(
+    (
+        "code",
+        "message",
+        "details",
+    )
+)
 
 
 T = TypeVar("T", bound="ErrorDetail")
@@ -30,42 +35,24 @@ class ErrorDetail:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code
-
-        message = self.message
-
-        details: dict[str, Any] | Unset = UNSET
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "code": self.code,
+            "message": self.message,
+        }
         if not isinstance(self.details, Unset):
-            details = self.details.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "code": code,
-                "message": message,
-            }
-        )
-        if details is not UNSET:
-            field_dict["details"] = details
+            field_dict["details"] = self.details.to_dict()
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.error_detail_details import ErrorDetailDetails  # noqa: PLC0415
+        code = src_dict["code"]
 
-        d = dict(src_dict)
-        code = d.pop("code")
+        message = src_dict["message"]
 
-        message = d.pop("message")
-
-        _details = d.pop("details", UNSET)
-        details: ErrorDetailDetails | Unset
-        if isinstance(_details, Unset):
-            details = UNSET
-        else:
-            details = ErrorDetailDetails.from_dict(_details)
+        _details: Any = src_dict.get("details", UNSET)
+        details: ErrorDetailDetails | Unset = UNSET if _details is UNSET else ErrorDetailDetails.from_dict(_details)
 
         error_detail = cls(
             code=code,
@@ -73,7 +60,8 @@ class ErrorDetail:
             details=details,
         )
 
-        error_detail.additional_properties = d
+        if not _ERROR_DETAIL_KEYS.issuperset(src_dict):
+            error_detail.additional_properties = {k: v for k, v in src_dict.items() if k not in _ERROR_DETAIL_KEYS}
         return error_detail
 
     @property
@@ -91,3 +79,7 @@ class ErrorDetail:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.error_detail_details import ErrorDetailDetails

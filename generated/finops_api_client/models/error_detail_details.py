@@ -14,18 +14,17 @@ class ErrorDetailDetails:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+        }
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
         error_detail_details = cls()
 
-        error_detail_details.additional_properties = d
+        error_detail_details.additional_properties = dict(src_dict)
         return error_detail_details
 
     @property

@@ -10,6 +10,18 @@ from attrs import field as _attrs_field
 from ..models.health_status_status import HealthStatusStatus
 from ..types import UNSET, Unset
 
+_HEALTH_STATUS_STATUS_BY_VALUE: dict[str, HealthStatusStatus] = {member.value: member for member in HealthStatusStatus}
+
+
+_HEALTH_STATUS_KEYS = frozenset(
+    (
+        "status",
+        "timestamp",
+        "version",
+    )
+)
+
+
 T = TypeVar("T", bound="HealthStatus")
 
 
@@ -28,33 +40,26 @@ class HealthStatus:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.value
-
-        timestamp = self.timestamp.isoformat()
-
-        version = self.version
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "status": status,
-                "timestamp": timestamp,
-            }
-        )
-        if version is not UNSET:
-            field_dict["version"] = version
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "status": self.status.value,
+            "timestamp": self.timestamp.isoformat(),
+        }
+        if self.version is not UNSET:
+            field_dict["version"] = self.version
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        status = HealthStatusStatus(d.pop("status"))
+        _status = src_dict["status"]
+        status = (
+            _HEALTH_STATUS_STATUS_BY_VALUE.get(_status) if isinstance(_status, str) else None
+        ) or HealthStatusStatus(_status)
 
-        timestamp = datetime.datetime.fromisoformat(d.pop("timestamp"))
+        timestamp = datetime.datetime.fromisoformat(src_dict["timestamp"])
 
-        version = d.pop("version", UNSET)
+        version = src_dict.get("version", UNSET)
 
         health_status = cls(
             status=status,
@@ -62,7 +67,8 @@ class HealthStatus:
             version=version,
         )
 
-        health_status.additional_properties = d
+        if not _HEALTH_STATUS_KEYS.issuperset(src_dict):
+            health_status.additional_properties = {k: v for k, v in src_dict.items() if k not in _HEALTH_STATUS_KEYS}
         return health_status
 
     @property

@@ -8,6 +8,15 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+_INGEST_REJECTION_KEYS = frozenset(
+    (
+        "index",
+        "reason",
+        "id",
+    )
+)
+
+
 T = TypeVar("T", bound="IngestRejection")
 
 
@@ -26,33 +35,23 @@ class IngestRejection:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        index = self.index
-
-        reason = self.reason
-
-        id = self.id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "index": index,
-                "reason": reason,
-            }
-        )
-        if id is not UNSET:
-            field_dict["id"] = id
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "index": self.index,
+            "reason": self.reason,
+        }
+        if self.id is not UNSET:
+            field_dict["id"] = self.id
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        index = d.pop("index")
+        index = src_dict["index"]
 
-        reason = d.pop("reason")
+        reason = src_dict["reason"]
 
-        id = d.pop("id", UNSET)
+        id = src_dict.get("id", UNSET)
 
         ingest_rejection = cls(
             index=index,
@@ -60,7 +59,10 @@ class IngestRejection:
             id=id,
         )
 
-        ingest_rejection.additional_properties = d
+        if not _INGEST_REJECTION_KEYS.issuperset(src_dict):
+            ingest_rejection.additional_properties = {
+                k: v for k, v in src_dict.items() if k not in _INGEST_REJECTION_KEYS
+            }
         return ingest_rejection
 
     @property

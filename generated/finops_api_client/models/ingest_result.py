@@ -2,15 +2,22 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-if TYPE_CHECKING:
-    from ..models.ingest_rejection import IngestRejection
+_INGEST_RESULT_KEYS = frozenset(
+    (
+        "success",
+        "accepted",
+        "rejected",
+        "timestamp",
+        "message",
+    )
+)
 
 
 T = TypeVar("T", bound="IngestResult")
@@ -35,53 +42,29 @@ class IngestResult:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        success = self.success
-
-        accepted = self.accepted
-
-        rejected = []
-        for rejected_item_data in self.rejected:
-            rejected_item = rejected_item_data.to_dict()
-            rejected.append(rejected_item)
-
-        timestamp = self.timestamp.isoformat()
-
-        message = self.message
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "success": success,
-                "accepted": accepted,
-                "rejected": rejected,
-                "timestamp": timestamp,
-            }
-        )
-        if message is not UNSET:
-            field_dict["message"] = message
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "success": self.success,
+            "accepted": self.accepted,
+            "rejected": [rejected_item.to_dict() for rejected_item in self.rejected],
+            "timestamp": self.timestamp.isoformat(),
+        }
+        if self.message is not UNSET:
+            field_dict["message"] = self.message
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.ingest_rejection import IngestRejection  # noqa: PLC0415
+        success = src_dict["success"]
 
-        d = dict(src_dict)
-        success = d.pop("success")
+        accepted = src_dict["accepted"]
 
-        accepted = d.pop("accepted")
+        rejected = [IngestRejection.from_dict(rejected_item) for rejected_item in src_dict["rejected"]]
 
-        rejected = []
-        _rejected = d.pop("rejected")
-        for rejected_item_data in _rejected:
-            rejected_item = IngestRejection.from_dict(rejected_item_data)
+        timestamp = datetime.datetime.fromisoformat(src_dict["timestamp"])
 
-            rejected.append(rejected_item)
-
-        timestamp = datetime.datetime.fromisoformat(d.pop("timestamp"))
-
-        message = d.pop("message", UNSET)
+        message = src_dict.get("message", UNSET)
 
         ingest_result = cls(
             success=success,
@@ -91,7 +74,8 @@ class IngestResult:
             message=message,
         )
 
-        ingest_result.additional_properties = d
+        if not _INGEST_RESULT_KEYS.issuperset(src_dict):
+            ingest_result.additional_properties = {k: v for k, v in src_dict.items() if k not in _INGEST_RESULT_KEYS}
         return ingest_result
 
     @property
@@ -109,3 +93,7 @@ class IngestResult:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.ingest_rejection import IngestRejection

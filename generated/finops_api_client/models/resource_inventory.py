@@ -2,18 +2,26 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-if TYPE_CHECKING:
-    from ..models.resource_inventory_tags import ResourceInventoryTags
-    from ..models.resource_inventory_utilization_metrics import (
-        ResourceInventoryUtilizationMetrics,
+_RESOURCE_INVENTORY_KEYS = frozenset(
+    (
+        "resourceId",
+        "resourceType",
+        "region",
+        "accountId",
+        "currentCost",
+        "currency",
+        "utilizationMetrics",
+        "tags",
+        "timestamp",
     )
+)
 
 
 T = TypeVar("T", bound="ResourceInventory")
@@ -46,94 +54,55 @@ class ResourceInventory:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        resource_id = self.resource_id
-
-        resource_type = self.resource_type
-
-        region = self.region
-
-        account_id = self.account_id
-
-        current_cost = self.current_cost
-
-        currency = self.currency
-
-        utilization_metrics: dict[str, Any] | Unset = UNSET
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "resourceId": self.resource_id,
+            "resourceType": self.resource_type,
+            "region": self.region,
+        }
+        if self.account_id is not UNSET:
+            field_dict["accountId"] = self.account_id
+        if self.current_cost is not UNSET:
+            field_dict["currentCost"] = self.current_cost
+        if self.currency is not UNSET:
+            field_dict["currency"] = self.currency
         if not isinstance(self.utilization_metrics, Unset):
-            utilization_metrics = self.utilization_metrics.to_dict()
-
-        tags: dict[str, Any] | Unset = UNSET
+            field_dict["utilizationMetrics"] = self.utilization_metrics.to_dict()
         if not isinstance(self.tags, Unset):
-            tags = self.tags.to_dict()
-
-        timestamp: str | Unset = UNSET
+            field_dict["tags"] = self.tags.to_dict()
         if not isinstance(self.timestamp, Unset):
-            timestamp = self.timestamp.isoformat()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "resourceId": resource_id,
-                "resourceType": resource_type,
-                "region": region,
-            }
-        )
-        if account_id is not UNSET:
-            field_dict["accountId"] = account_id
-        if current_cost is not UNSET:
-            field_dict["currentCost"] = current_cost
-        if currency is not UNSET:
-            field_dict["currency"] = currency
-        if utilization_metrics is not UNSET:
-            field_dict["utilizationMetrics"] = utilization_metrics
-        if tags is not UNSET:
-            field_dict["tags"] = tags
-        if timestamp is not UNSET:
-            field_dict["timestamp"] = timestamp
+            field_dict["timestamp"] = self.timestamp.isoformat()
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.resource_inventory_tags import ResourceInventoryTags  # noqa: PLC0415
-        from ..models.resource_inventory_utilization_metrics import (
-            ResourceInventoryUtilizationMetrics,  # noqa: PLC0415
+        resource_id = src_dict["resourceId"]
+
+        resource_type = src_dict["resourceType"]
+
+        region = src_dict["region"]
+
+        account_id = src_dict.get("accountId", UNSET)
+
+        current_cost = src_dict.get("currentCost", UNSET)
+
+        currency = src_dict.get("currency", UNSET)
+
+        _utilization_metrics: Any = src_dict.get("utilizationMetrics", UNSET)
+        utilization_metrics: ResourceInventoryUtilizationMetrics | Unset = (
+            UNSET
+            if _utilization_metrics is UNSET
+            else ResourceInventoryUtilizationMetrics.from_dict(_utilization_metrics)
         )
 
-        d = dict(src_dict)
-        resource_id = d.pop("resourceId")
+        _tags: Any = src_dict.get("tags", UNSET)
+        tags: ResourceInventoryTags | Unset = UNSET if _tags is UNSET else ResourceInventoryTags.from_dict(_tags)
 
-        resource_type = d.pop("resourceType")
-
-        region = d.pop("region")
-
-        account_id = d.pop("accountId", UNSET)
-
-        current_cost = d.pop("currentCost", UNSET)
-
-        currency = d.pop("currency", UNSET)
-
-        _utilization_metrics = d.pop("utilizationMetrics", UNSET)
-        utilization_metrics: ResourceInventoryUtilizationMetrics | Unset
-        if isinstance(_utilization_metrics, Unset):
-            utilization_metrics = UNSET
-        else:
-            utilization_metrics = ResourceInventoryUtilizationMetrics.from_dict(_utilization_metrics)
-
-        _tags = d.pop("tags", UNSET)
-        tags: ResourceInventoryTags | Unset
-        if isinstance(_tags, Unset):
-            tags = UNSET
-        else:
-            tags = ResourceInventoryTags.from_dict(_tags)
-
-        _timestamp = d.pop("timestamp", UNSET)
-        timestamp: datetime.datetime | Unset
-        if isinstance(_timestamp, Unset):
-            timestamp = UNSET
-        else:
-            timestamp = datetime.datetime.fromisoformat(_timestamp)
+        _timestamp: Any = src_dict.get("timestamp", UNSET)
+        timestamp: datetime.datetime | Unset = (
+            UNSET if _timestamp is UNSET else datetime.datetime.fromisoformat(_timestamp)
+        )
 
         resource_inventory = cls(
             resource_id=resource_id,
@@ -147,7 +116,10 @@ class ResourceInventory:
             timestamp=timestamp,
         )
 
-        resource_inventory.additional_properties = d
+        if not _RESOURCE_INVENTORY_KEYS.issuperset(src_dict):
+            resource_inventory.additional_properties = {
+                k: v for k, v in src_dict.items() if k not in _RESOURCE_INVENTORY_KEYS
+            }
         return resource_inventory
 
     @property
@@ -165,3 +137,10 @@ class ResourceInventory:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.resource_inventory_tags import ResourceInventoryTags
+from ..models.resource_inventory_utilization_metrics import (
+    ResourceInventoryUtilizationMetrics,
+)

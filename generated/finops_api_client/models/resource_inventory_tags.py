@@ -14,18 +14,17 @@ class ResourceInventoryTags:
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+        }
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
         resource_inventory_tags = cls()
 
-        resource_inventory_tags.additional_properties = d
+        resource_inventory_tags.additional_properties = dict(src_dict)
         return resource_inventory_tags
 
     @property

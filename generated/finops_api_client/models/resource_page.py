@@ -2,15 +2,21 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-if TYPE_CHECKING:
-    from ..models.resource_inventory import ResourceInventory
+_RESOURCE_PAGE_KEYS = frozenset(
+    (
+        "success",
+        "data",
+        "timestamp",
+        "nextCursor",
+    )
+)
 
 
 T = TypeVar("T", bound="ResourcePage")
@@ -33,59 +39,26 @@ class ResourcePage:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        success = self.success
-
-        data = []
-        for data_item_data in self.data:
-            data_item = data_item_data.to_dict()
-            data.append(data_item)
-
-        timestamp = self.timestamp.isoformat()
-
-        next_cursor: None | str | Unset
-        if isinstance(self.next_cursor, Unset):
-            next_cursor = UNSET
-        else:
-            next_cursor = self.next_cursor
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "success": success,
-                "data": data,
-                "timestamp": timestamp,
-            }
-        )
-        if next_cursor is not UNSET:
-            field_dict["nextCursor"] = next_cursor
+        field_dict: dict[str, Any] = {
+            **self.additional_properties,
+            "success": self.success,
+            "data": [data_item.to_dict() for data_item in self.data],
+            "timestamp": self.timestamp.isoformat(),
+        }
+        if self.next_cursor is not UNSET:
+            field_dict["nextCursor"] = self.next_cursor
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.resource_inventory import ResourceInventory  # noqa: PLC0415
+        success = src_dict["success"]
 
-        d = dict(src_dict)
-        success = d.pop("success")
+        data = [ResourceInventory.from_dict(data_item) for data_item in src_dict["data"]]
 
-        data = []
-        _data = d.pop("data")
-        for data_item_data in _data:
-            data_item = ResourceInventory.from_dict(data_item_data)
+        timestamp = datetime.datetime.fromisoformat(src_dict["timestamp"])
 
-            data.append(data_item)
-
-        timestamp = datetime.datetime.fromisoformat(d.pop("timestamp"))
-
-        def _parse_next_cursor(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        next_cursor = _parse_next_cursor(d.pop("nextCursor", UNSET))
+        next_cursor = src_dict.get("nextCursor", UNSET)
 
         resource_page = cls(
             success=success,
@@ -94,7 +67,8 @@ class ResourcePage:
             next_cursor=next_cursor,
         )
 
-        resource_page.additional_properties = d
+        if not _RESOURCE_PAGE_KEYS.issuperset(src_dict):
+            resource_page.additional_properties = {k: v for k, v in src_dict.items() if k not in _RESOURCE_PAGE_KEYS}
         return resource_page
 
     @property
@@ -112,3 +86,7 @@ class ResourcePage:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+
+# The field models, imported last: a cycle of models still imports (nothing above uses them on import).
+from ..models.resource_inventory import ResourceInventory
