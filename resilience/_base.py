@@ -109,7 +109,8 @@ class _Core:
         refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
         self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
         if metrics is not None:
-            metrics.bind(self._stack, self._home_origin)  # the hooks that read the breakers' and budget's state
+            # the hooks that read the breakers', budget's, fleet's and outbox's state
+            metrics.bind(self._stack, self._home_origin, self._outbox)
         self._lock = threading.Lock()
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}

@@ -78,10 +78,13 @@ class MetricsHook(Protocol):
 @attrs.frozen(slots=True)
 class ClientBound:
     """A client was built with the hook: its :class:`~resilience.ResilienceStack` (breakers,
-    retry budget) and its home origin (``https://host:port``)."""
+    retry budget, ``fleet``), its home origin (``https://host:port``) and its ``client.outbox``
+    (anything with ``stats()`` returning :class:`~resilience.OutboxStats`), ``None`` without one.
+    A hook keeping them should keep weak references: the client's lifetime is its user's."""
 
     stack: Any
     origin: str
+    outbox: Any = None
 
 
 @runtime_checkable

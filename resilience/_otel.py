@@ -107,9 +107,12 @@ class OpenTelemetryHook:
     OpenTelemetry API, to the global providers unless ``tracer_provider`` / ``meter_provider``
     are given. Give it at construction (the attempt layer is built only for a tracing hook).
 
-    ``provide(name, figures)``: a state source the observable gauges read (``"outbox"``: a
-    callable returning ``depth``, ``bytes``, ``oldest_age_seconds``; ``"fleet"``: returning
-    ``fallbacks``), ``None`` while there is nothing to report.
+    Every client built with the hook reports its own outbox (depth, bytes, oldest age, dead
+    letters) and fleet (fallbacks) gauges under its origin's ``server.*`` attributes, held
+    weakly. ``provide(name, figures)``: one more state source those gauges read, reported with
+    no attributes (``"outbox"``: a callable returning ``depth``, ``bytes``,
+    ``oldest_age_seconds``, ``dead_letters``; ``"fleet"``: returning ``fallbacks``), ``None``
+    while there is nothing to report.
     """
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
@@ -154,8 +157,8 @@ class OpenTelemetryHook:
         self.instruments.transitioned(event)
 
     def on_bind(self, event: ClientBound) -> None:
-        """Observe this client's breakers and retry budget."""
-        self.instruments.bind(event.stack, event.origin)
+        """Observe this client's breakers, retry budget, fleet and outbox (weakly)."""
+        self.instruments.bind(event.stack, event.origin, event.outbox)
 
     # -- TracingHook: the spans -----------------------------------------------------------------
     def on_call_start(self, request: httpx.Request, parent: Any) -> _Call:
