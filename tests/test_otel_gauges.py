@@ -5,7 +5,9 @@ origin, never the outbox file's path nor the Redis URL, and no client kept alive
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 import uuid
 import weakref
 from pathlib import Path
@@ -170,6 +172,12 @@ async def test_a_live_client_gone_stops_being_reported(
     store.close()
 
 
+def fallbacks(d: Driver) -> int:
+    stats = d.client.fleet_stats()
+    assert stats is not None
+    return stats.fallbacks
+
+
 async def test_a_fleet_whose_redis_is_down_reports_its_fallback(
     driver: Driver, own_redis_server: RedisServer, httpserver: HTTPServer, otel: Telemetry
 ) -> None:
@@ -182,11 +190,52 @@ async def test_a_fleet_whose_redis_is_down_reports_its_fallback(
         shared_state=RedisSharedState(own_redis_server.url, settings),
         metrics_hooks=[otel.hook],
     )
-    assert (await d.call("get_health")).status == "ok"
-    stats = d.client.fleet_stats()
-    assert stats is not None
-    assert stats.fallbacks == 1
+    assert (await d.call("get_health")).status == "ok"  # the async client's sync task starts here
+    for _ in range(1000):  # up to 10 s for the task's first sync: a wait, not a timed assertion
+        if fallbacks(d) > 0:
+            break
+        await asyncio.sleep(0.01)
+    assert fallbacks(d) == 1
     assert gauge(otel, FALLBACKS) == {origin_of(httpserver): 1}
     assert otel.metrics()[FALLBACKS].unit == "{fallback}"
     shown = repr(otel.metrics()[FALLBACKS].data.data_points)
     assert str(own_redis_server.port) not in shown  # the API's origin, not Redis's
+
+
+def test_clients_bound_while_the_reader_collects(otel: Telemetry, tmp_path: Path) -> None:
+    """Eight threads build clients (each binding its outbox) while another collects over and
+    over: no collection fails, and every client is reported afterwards."""
+    n = 8
+    start = threading.Barrier(n + 1)
+    clients: list[FinOpsClient] = []
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def build(i: int) -> None:
+        start.wait()
+        c = FinOpsClient(f"http://127.0.0.{i + 1}:1", outbox=tmp_path / f"o{i}.db", metrics_hooks=[otel.hook])
+        clients.append(c)  # list.append: atomic
+
+    def collect() -> None:
+        start.wait()
+        while not done.is_set():
+            try:
+                gauge(otel, DEPTH)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(n)]
+    reader = threading.Thread(target=collect)
+    for t in [*threads, reader]:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    try:
+        assert errors == []
+        assert sorted(dict(k)["server.address"] for k in gauge(otel, DEPTH)) == [f"127.0.0.{i + 1}" for i in range(n)]
+    finally:
+        for c in clients:
+            c.close()
