@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # `make demo` needs the project and its run-time dependencies only; `make test` adds the dev extra on top.
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install generate check-generated lint typecheck alerts test bench bench-smoke demo mutation clean redis-server
+.PHONY: install generate check-generated lint typecheck alerts test bench bench-smoke demo mutation outbox-soak clean redis-server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,6 +82,12 @@ mutation: $(STAMP)
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children $(MUTATION_JOBS)
 	$(PY) -m benchmarks.mutation_report
+
+# The outbox soak, not part of `make test`: jobs SIGKILLed at 1,000 seeded moments per client,
+# then a fresh replay; prints kill moments, items, lost, stored twice (tests/outbox_crash.py).
+OUTBOX_MOMENTS ?= 1000
+outbox-soak: $(STAMP)
+	$(PY) -m benchmarks.outbox_soak --moments $(OUTBOX_MOMENTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants

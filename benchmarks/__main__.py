@@ -32,6 +32,7 @@ ROW_NAMES = {
     "stdlib": ("sync vs stdlib",),
     "otel": ("otel hook",),
     "fleet": ("fleet probes", "fleet cost", "fleet fallback"),
+    "outbox": ("ingest with outbox", "outbox replay"),
 }
 
 

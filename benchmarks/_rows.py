@@ -34,6 +34,7 @@ from ._data_rows import row_ingest_inproc, row_read_inproc
 from ._fleet_rows import FLEET_ROWS
 from ._measure import Check, RowResult, RunFn, Variant, run_rounds
 from ._otel_rows import row_otel
+from ._outbox_rows import row_outbox
 from ._peer_rows import row_async_aiohttp, row_sync_stdlib
 from ._server import Server
 
@@ -632,4 +633,5 @@ ROWS: dict[str, Callable[[Server, Counts], list[RowResult]]] = {
     "stdlib": row_sync_stdlib,
     "otel": row_otel,
     **FLEET_ROWS,
+    "outbox": row_outbox,
 }

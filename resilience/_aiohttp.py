@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import aiohttp
 import httpx
+import yarl
 
 from ._body import DEFAULT_MAX_BODY, EXT_DEADLINE, Deadline
 
@@ -97,6 +98,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_body = max_body
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
+        self._urls: dict[Any, yarl.URL] = {}
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -122,6 +124,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._timeouts[key] = timeout
         return timeout
 
+    def _url(self, url: httpx.URL) -> yarl.URL | str:
+        """The URL as aiohttp would parse it from ``str(url)``, parsed once per URL."""
+        key = url._uri_reference
+        parsed = self._urls.get(key)
+        if parsed is None:
+            text = str(url)
+            try:
+                parsed = yarl.URL(text)
+            except ValueError:
+                return text  # aiohttp refuses it, as it would have
+            if len(self._urls) < 256:  # paths with ids in them are not worth keeping forever
+                self._urls[key] = parsed
+        return parsed
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request on aiohttp's pool and answer with an httpx response whose body streams from it."""
         session = self._session or self._new_session()
@@ -134,7 +150,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method,
-                str(request.url),
+                self._url(request.url),
                 headers=request.headers.multi_items(),
                 data=data,
                 allow_redirects=False,

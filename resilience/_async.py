@@ -8,7 +8,7 @@ import functools
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -16,10 +16,12 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_async
 from ._config import ClientConfig
+from ._direct import direct, send_async
 from ._errors_client import WrongEventLoopError
 from ._health import HealthReport, refused_report
 from ._layers import GateTransport, refused_closed
 from ._operation import EXT_OPERATION, Operation
+from ._outbox_replay import AsyncClientOutbox
 from ._pages import page_items, page_walk
 from ._stack import default_async_transport
 from ._steps import Flow, drive_async
@@ -41,6 +43,9 @@ class AsyncAPIClient(_Core):
     """
 
     _http: httpx.AsyncClient
+    _OUTBOX_CONTROL = AsyncClientOutbox
+    #: Send a hop past ``httpx.AsyncClient.send`` when nothing of it applies (:mod:`resilience._direct`).
+    _DIRECT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -62,6 +67,13 @@ class AsyncAPIClient(_Core):
         weakref.finalize(self, _collected, self._gate, inner, name)
 
     @property
+    def outbox(self) -> AsyncClientOutbox | None:
+        """The durable outbox (``outbox=``): ``replay()``, ``stats()``, ``dead_letters()``,
+        ``requeue()``, ``purge()``; ``None`` without one."""
+        assert self._outbox is None or isinstance(self._outbox, AsyncClientOutbox)
+        return self._outbox
+
+    @property
     def httpx_client(self) -> httpx.AsyncClient:
         """The underlying httpx client (its requests skip the per-call procedure)."""
         return self._http
@@ -70,6 +82,8 @@ class AsyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         await self._http.aclose()
+        if self._outbox is not None:
+            self._outbox.close()
         if self._stack.fleet is not None:
             await self._stack.fleet.aclose()
 
@@ -88,7 +102,11 @@ class AsyncAPIClient(_Core):
         op = request.extensions.get(EXT_OPERATION)
         try:  # an operation that needs no credential is sent without one (auth=None: none)
             pinned = auth if op is None or op.requires_auth else None
-            response = await self._http.send(request, auth=pinned, stream=True)
+            http = self._http
+            if self._DIRECT and direct(http, request, pinned):
+                response = await send_async(http, self._gate, request)
+            else:
+                response = await http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise
@@ -197,6 +215,9 @@ class AsyncAPIClient(_Core):
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            if self._outbox is not None:
+                self._outbox.publish()
         if failures:
             first = failures[0]
             error = run.interrupted(first)

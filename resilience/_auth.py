@@ -305,6 +305,11 @@ class PinnedAuth(httpx.Auth):
         self._auth = auth
         self._checked = checked
 
+    def apply_inline(self, request: httpx.Request) -> bool:
+        """Apply the held auth now if it is none or one of our one-header schemes (``True``);
+        ``False``, the request untouched, when only its own flow may apply it."""
+        return _applied_inline(self._auth, request, self._checked)
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Apply the held auth to one request (and its replays), on the sync client."""
         auth = self._auth

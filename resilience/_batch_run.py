@@ -153,6 +153,10 @@ class BatchRun:
         self.maybe_stored: set[int] = set()  # chunks (by start) this call may have stored
         self.sending = 0  # chunks of this call on the wire now
         self.returned: Callable[[], None] = lambda: None  # the async driver's "a sibling came back"
+        self.bodies: dict[int, bytes] = {}  # chunk start -> body encoded ahead (outbox, replay)
+        #: The outbox's hook: told each chunk's outcome once (settle it, or leave it pending).
+        self.on_outcome: Callable[[ChunkPlan, _ChunkOutcome], None] | None = None
+        self.told: set[int] = set()
         metrics = client.metrics
         self.tracers = metrics.tracers if metrics is not None else None
         self.trace: Any = None  # the tracing hooks' tokens of the batch (its span)
@@ -198,6 +202,10 @@ class BatchRun:
                 stored = c.maybe_stored or c.start in self.maybe_stored
                 state: ChunkState = "outcome_unknown" if stored else "not_delivered"
                 self.outcomes.append(_ChunkOutcome(c.start, c.stop, c.key, state, error=error))
+        plans = {c.start: c for c in self.plan}
+        for o in list(self.outcomes):  # the outbox hears of the chunks that were never told
+            if o.start in plans and o.start not in self.told:
+                self._tell(plans[o.start], o)
         result = self.result()
         if not isinstance(exc, Exception):  # KeyboardInterrupt, CancelledError...: re-raised as themselves
             exc.result = result  # type: ignore[attr-defined]
@@ -272,8 +280,14 @@ class BatchRun:
         if outcome.state == "not_delivered" and (chunk.maybe_stored or chunk.start in self.maybe_stored):
             outcome.state = "outcome_unknown"
         self.outcomes.append(outcome)
+        self._tell(chunk, outcome)
         self.tally.add(outcome, self.progress)
         return outcome
+
+    def _tell(self, chunk: ChunkPlan, outcome: _ChunkOutcome) -> None:
+        if self.on_outcome is not None:
+            self.told.add(chunk.start)
+            self.on_outcome(chunk, outcome)
 
     def _send(self, chunk: ChunkPlan, trace: Any = None) -> Flow[_ChunkOutcome]:
         """Where one sent chunk's items ended up; an exception escaping while the chunk is on
@@ -283,7 +297,9 @@ class BatchRun:
         refused = client._refusal(op, trace)
         if refused is not None:
             return chunk_failed(start, stop, key, refused, False)
-        body = client._encode(self.data[start:stop])
+        body = self.bodies.get(start)
+        if body is None:
+            body = client._encode(self.data[start:stop])
         if start not in self.prints:
             self.prints[start] = (start, stop, fingerprint(body))
         request = client._build_request(op, client._with_body(self.base_kwargs, body, op, key))

@@ -28,6 +28,7 @@ from ._credentials import AuthType, auth_type_named, check_credential, check_tex
 from ._errors import ConfigurationError
 from ._fleet_store import SharedState, shown_url
 from ._metrics_events import MetricsHook
+from ._outbox import Outbox
 from ._profiles import load_profile
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
@@ -267,6 +268,16 @@ class ClientConfig:
         default=None,
         validator=_instance(str),
         metadata=_doc("the named profile (config and credentials files); None: from the environment, else default"),
+    )
+
+    outbox: str | os.PathLike[str] | Outbox | None = attrs.field(
+        default=None,
+        validator=_instance((str, os.PathLike, Outbox)),
+        metadata=_doc(
+            "a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are "
+            "sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none",
+            arg_type="str | os.PathLike[str] | Outbox | None",
+        ),
     )
 
     def __attrs_post_init__(self) -> None:

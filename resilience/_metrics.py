@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 from ._errors import ConfigurationError
 from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, Tokens, Tracers, tracers_of
+from ._outbox import OutboxStats
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -171,6 +172,8 @@ class MetricsSnapshot:
     global_metrics: OperationMetrics
     operations: Mapping[str, OperationMetrics]
     taken_at: float
+    #: The client's outbox now (``None``: no outbox): depth, bytes, oldest age, dead letters.
+    outbox: OutboxStats | None = None
     #: Fleet mode's figures (``FleetStats.as_dict()``), ``None`` without ``shared_state``.
     fleet: Mapping[str, object] | None = None
 
@@ -363,12 +366,14 @@ class MetricsRecorder:
             except Exception:
                 logger.exception("metrics hook %s.%s failed", type(hook).__name__, method)
 
-    def snapshot(self) -> MetricsSnapshot:
-        """A consistent, immutable copy of every counter and histogram now."""
+    def snapshot(self, outbox: OutboxStats | None = None) -> MetricsSnapshot:
+        """A consistent, immutable copy of every counter and histogram now (with ``outbox``)."""
         with self._lock:
             ops = {k: s.freeze(k, self._buckets) for k, s in self._ops.items()}
             g = self._global.freeze("*", self._buckets)
-        return MetricsSnapshot(global_metrics=g, operations=MappingProxyType(ops), taken_at=self._clock())
+        return MetricsSnapshot(
+            global_metrics=g, operations=MappingProxyType(ops), taken_at=self._clock(), outbox=outbox
+        )
 
     def reset(self) -> None:
         """Zero every figure; requests in flight stay counted as in flight (and as requests of

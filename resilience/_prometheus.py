@@ -12,6 +12,7 @@ from typing import Any
 from ._breaker_config import BreakerTransition, CircuitState
 from ._errors import ConfigurationError
 from ._metrics_events import RequestEnd, RequestStart, RetryEvent
+from ._outbox import OutboxStats
 
 __all__ = ["PrometheusHook"]
 
@@ -23,9 +24,11 @@ class PrometheusHook:
     """``FinOpsClient(..., metrics_hooks=[PrometheusHook()])`` exports, under ``namespace``:
     ``<ns>_requests_total{operation,method,outcome}``, ``<ns>_request_duration_seconds{operation}``,
     ``<ns>_requests_in_flight{operation}``, ``<ns>_retries_total{operation,reason}``,
-    ``<ns>_breaker_transitions_total{breaker,to}`` and ``<ns>_breaker_open{breaker}`` (1 while
-    the breaker refuses calls: open, half-open or forced open). The alert rules in
-    ``monitoring/prometheus/`` are written on these names."""
+    ``<ns>_breaker_transitions_total{breaker,to}``, ``<ns>_breaker_open{breaker}`` (1 while
+    the breaker refuses calls: open, half-open or forced open) and, with an outbox, the gauges
+    ``<ns>_outbox_pending_chunks``, ``_pending_items``, ``_dead_letters``, ``_bytes`` and
+    ``_oldest_age_seconds``. The alert rules in ``monitoring/prometheus/`` are written on these
+    names."""
 
     def __init__(self, registry: Any = None, *, namespace: str = "finops_sdk") -> None:
         try:
@@ -48,6 +51,7 @@ class PrometheusHook:
         self.transitions = prom.Counter(
             "breaker_transitions", "Circuit breaker transitions by new state", ["breaker", "to"], **kw
         )
+        self.outbox = {name: prom.Gauge(name, f"The outbox: {name[7:]}", **kw) for name in OutboxStats().gauges()}
         self.breaker_open = prom.Gauge(
             "breaker_open", "1 while the circuit breaker refuses calls (not closed)", ["breaker"], **kw
         )
@@ -77,3 +81,8 @@ class PrometheusHook:
         if isinstance(event, BreakerTransition):
             self.transitions.labels(event.breaker, event.new_state.value).inc()
             self.breaker_open.labels(event.breaker).set(1 if event.new_state in _NOT_CLOSED else 0)
+
+    def on_outbox_stats(self, stats: OutboxStats) -> None:
+        """Set the outbox gauges (after each batch call and replay)."""
+        for name, value in stats.gauges().items():
+            self.outbox[name].set(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -13,9 +13,11 @@ from ._base import _Core
 from ._batch import BatchResult, DryRun, ProgressCallback
 from ._body import read_body_sync
 from ._config import ClientConfig
+from ._direct import direct, send_sync
 from ._health import HealthReport
 from ._layers import refused_closed
 from ._operation import EXT_OPERATION, Operation
+from ._outbox_replay import ClientOutbox
 from ._pages import page_items, page_walk
 from ._stack import default_sync_transport
 from ._steps import Flow, drive_sync
@@ -33,6 +35,9 @@ class SyncAPIClient(_Core):
     """
 
     _http: httpx.Client
+    _OUTBOX_CONTROL = ClientOutbox
+    #: Send a hop past ``httpx.Client.send`` when nothing of it applies (:mod:`resilience._direct`).
+    _DIRECT: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -46,6 +51,13 @@ class SyncAPIClient(_Core):
         self._http = self._install(httpx.Client, transport or default_sync_transport(verify=config.verify))
 
     @property
+    def outbox(self) -> ClientOutbox | None:
+        """The durable outbox (``outbox=``): ``replay()``, ``stats()``, ``dead_letters()``,
+        ``requeue()``, ``purge()``; ``None`` without one."""
+        assert self._outbox is None or isinstance(self._outbox, ClientOutbox)
+        return self._outbox
+
+    @property
     def httpx_client(self) -> httpx.Client:
         """The underlying httpx client (its requests skip the per-call procedure)."""
         return self._http
@@ -54,6 +66,8 @@ class SyncAPIClient(_Core):
         """Close the connections. Nothing is sent after this: calls in flight end with their
         answer or :class:`~resilience.ClientClosedError`, later calls raise it."""
         self._http.close()
+        if self._outbox is not None:
+            self._outbox.close()
         if self._stack.fleet is not None:
             self._stack.fleet.close()
 
@@ -66,7 +80,12 @@ class SyncAPIClient(_Core):
     def _send(self, request: httpx.Request, auth: httpx.Auth) -> httpx.Response:
         op = request.extensions.get(EXT_OPERATION)
         try:  # an operation that needs no credential is sent without one (auth=None: none)
-            response = self._http.send(request, auth=auth if op is None or op.requires_auth else None, stream=True)
+            pinned = auth if op is None or op.requires_auth else None
+            http = self._http
+            if self._DIRECT and direct(http, request, pinned):
+                response = send_sync(http, self._gate, request)
+            else:
+                response = http.send(request, auth=pinned, stream=True)
         except RuntimeError as exc:  # httpx's own "client has been closed"
             if not self._gate.closed:
                 raise
@@ -124,6 +143,9 @@ class SyncAPIClient(_Core):
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            if self._outbox is not None:
+                self._outbox.publish()
         return run.result()
 
     def health_check(self) -> HealthReport:

@@ -47,6 +47,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "FINOPS_MAX_RETRIES",
         "FINOPS_PROFILE",
         "FINOPS_SHARED_STATE",
+        "FINOPS_OUTBOX",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FINOPS_CONFIG_FILE", f"{NO_PROFILE_FILES}/config")
@@ -58,3 +59,16 @@ def other_origin() -> Iterator[HTTPServer]:
     """A second loopback server: another port is another origin (redirect and credential tests)."""
     with loopback_server() as server:
         yield server
+
+
+@pytest.fixture(params=["direct", "httpx"])
+def send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a client sends a hop: ``direct`` (the fast path of :mod:`resilience._direct`,
+    the default) and ``httpx`` (always through ``httpx.Client.send``): a test taking it proves
+    the two take the same decisions."""
+    from resilience import AsyncAPIClient, SyncAPIClient
+
+    on = request.param == "direct"
+    monkeypatch.setattr(SyncAPIClient, "_DIRECT", on)
+    monkeypatch.setattr(AsyncAPIClient, "_DIRECT", on)
+    return str(request.param)

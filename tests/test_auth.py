@@ -33,6 +33,9 @@ from resilience import (
     is_loopback_host,
 )
 
+# Every test here runs over both ways a hop is sent (conftest.send_path).
+pytestmark = pytest.mark.usefixtures("send_path")
+
 OK_PAGE = {"success": True, "data": [], "timestamp": "2024-01-01T00:00:00Z"}
 SECURE_URL = "https://api.example.com"
 SENSITIVE = ("authorization", "proxy-authorization", "cookie", "x-api-key", "x-custom-key")

@@ -23,6 +23,8 @@ ROWS = (
     "fleet probes",
     "fleet cost",
     "fleet fallback",
+    "ingest with outbox",
+    "outbox replay",
 )
 
 

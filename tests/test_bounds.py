@@ -28,6 +28,9 @@ from resilience import (
 )
 from tests.support import NOW, Driver
 
+# Every test here runs over both ways a hop is sent (conftest.send_path).
+pytestmark = pytest.mark.usefixtures("send_path")
+
 HEALTH = b'{"status":"ok","timestamp":"%s"}' % NOW.encode()
 
 # -- 5. the deadline bounds the whole call, body included ------------------------------------

@@ -7,6 +7,9 @@ import pytest
 from finops_api_client import AsyncFinOpsClient, FinOpsClient
 from pytest_httpserver import HTTPServer
 
+# Every test here runs over both ways a hop is sent (conftest.send_path).
+pytestmark = pytest.mark.usefixtures("send_path")
+
 PAGE = {"success": True, "data": [], "nextCursor": None, "timestamp": "2026-11-29T10:00:00Z"}
 
 

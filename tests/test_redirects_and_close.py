@@ -38,6 +38,9 @@ from resilience import (
 from resilience._stack import ResilienceStack
 from tests.support import Driver, loopback_server, page, resource, resource_id, resources
 
+# Every test here runs over both ways a hop is sent (conftest.send_path).
+pytestmark = pytest.mark.usefixtures("send_path")
+
 API_KEY = "redirect-key-5c1e"
 INGESTED_2 = {"success": True, "accepted": 2, "rejected": [], "timestamp": "2025-01-15T08:00:00Z"}
 INGESTED_1 = {"success": True, "accepted": 1, "rejected": [], "timestamp": "2025-01-15T08:00:00Z"}

@@ -32,6 +32,9 @@ from resilience import (
     TokenProviderAuth,
 )
 
+# Every test here runs over both ways a hop is sent (conftest.send_path).
+pytestmark = pytest.mark.usefixtures("send_path")
+
 CANARY = f"CANARY-s3cr3t-{uuid.uuid4().hex}"
 BASIC_USER = "canary-user"
 BASIC_TOKEN = base64.b64encode(f"{BASIC_USER}:{CANARY}".encode()).decode()

@@ -5,6 +5,7 @@ resilient base class (auth, retries, circuit breaker, metrics, validation, batch
 """
 
 import asyncio
+import os
 import ssl
 import sys
 import time
@@ -32,6 +33,7 @@ from resilience import (
     DryRun,
     MetricsHook,
     Operation,
+    Outbox,
     ProgressCallback,
     RetryBudget,
     RetryPolicy,
@@ -84,7 +86,8 @@ class FinOpsClient(SyncAPIClient):
 
     Options left ``None`` are resolved in one order: explicit argument, then environment
     (``FINOPS_API_URL``, ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN``,
-    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``), then the named profile (``profile=``, else
+    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``,
+    ``FINOPS_OUTBOX``, ``FINOPS_SHARED_STATE``), then the named profile (``profile=``, else
     ``FINOPS_PROFILE``, else ``default``) of the config and credentials files, then the
     default (the URL's: ``DEFAULT_BASE_URL``). A bad value is refused naming its variable,
     or its file and line. Times are in seconds.
@@ -114,6 +117,7 @@ class FinOpsClient(SyncAPIClient):
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
     - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
     - ``profile`` (default ``None``): the named profile (config and credentials files); None: from the environment, else default
+    - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``sleep``: what waits, in seconds.
     """
 
@@ -121,6 +125,7 @@ class FinOpsClient(SyncAPIClient):
     _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = OPERATIONS
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
         (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
@@ -154,6 +159,7 @@ class FinOpsClient(SyncAPIClient):
         wall_clock: Callable[[], float] = time.time,
         shared_state: str | SharedState | None = None,
         profile: str | None = None,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -185,6 +191,7 @@ class FinOpsClient(SyncAPIClient):
             wall_clock=wall_clock,
             shared_state=shared_state,
             profile=profile,
+            outbox=outbox,
         )
         super().__init__(config, transport=transport, sleep=sleep)
 
@@ -562,7 +569,8 @@ class AsyncFinOpsClient(AsyncAPIClient):
 
     Options left ``None`` are resolved in one order: explicit argument, then environment
     (``FINOPS_API_URL``, ``FINOPS_API_KEY``, ``FINOPS_AUTH_TYPE``, ``FINOPS_DRY_RUN``,
-    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``), then the named profile (``profile=``, else
+    ``FINOPS_TIMEOUT``, ``FINOPS_MAX_RETRIES``,
+    ``FINOPS_OUTBOX``, ``FINOPS_SHARED_STATE``), then the named profile (``profile=``, else
     ``FINOPS_PROFILE``, else ``default``) of the config and credentials files, then the
     default (the URL's: ``DEFAULT_BASE_URL``). A bad value is refused naming its variable,
     or its file and line. Times are in seconds.
@@ -592,6 +600,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     - ``wall_clock`` (default ``time.time``): epoch seconds, for Retry-After dates
     - ``shared_state`` (default ``None``): fleet mode: breaker and retry budget shared through 'redis://HOST:PORT/DB' (or a SharedState)
     - ``profile`` (default ``None``): the named profile (config and credentials files); None: from the environment, else default
+    - ``outbox`` (default ``None``): a durable outbox: an SQLite file's path or an Outbox; batch calls are recorded before they are sent, client.outbox.replay() re-sends what was not settled; None: from the environment, else none
     - ``transport``: the network transport (tests, proxies); ``asleep``: what waits, in seconds.
     """
 
@@ -599,6 +608,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
     _USER_AGENT: ClassVar[str | None] = USER_AGENT
     _DEFAULT_BASE_URL: ClassVar[str] = DEFAULT_BASE_URL
     _UNSET: ClassVar[object] = UNSET
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = OPERATIONS
     _HEALTH_OPERATION: ClassVar[Operation | None] = OPERATIONS.get("get_health")
     _HEALTH_FALLBACK: ClassVar[tuple[Operation, Mapping[str, Any]] | None] = (
         (OPERATIONS["get_resources"], {"limit": 1}) if "get_resources" in OPERATIONS else None
@@ -632,6 +642,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
         wall_clock: Callable[[], float] = time.time,
         shared_state: str | SharedState | None = None,
         profile: str | None = None,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -663,6 +674,7 @@ class AsyncFinOpsClient(AsyncAPIClient):
             wall_clock=wall_clock,
             shared_state=shared_state,
             profile=profile,
+            outbox=outbox,
         )
         super().__init__(config, transport=transport, asleep=asleep)
 

@@ -1,0 +1,277 @@
+"""The default outbox: one SQLite file (stdlib sqlite3, WAL), leases, retention, a byte cap.
+
+Every method is one ``BEGIN IMMEDIATE`` transaction under a lock (one connection, shared by
+the client's threads; local disk only, never the network). Claiming is one
+``UPDATE ... RETURNING``: two processes on one file never lease one chunk at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from ._outbox import (
+    KEY_EXPIRED,
+    DeadLetter,
+    NewChunk,
+    OutboxFullError,
+    OutboxStats,
+    OutboxUnusableError,
+    StoredChunk,
+)
+
+__all__ = ["SQLiteOutbox"]
+
+SCHEMA_VERSION: Final = 1
+_MARK: Final = "finops-sdk outbox"
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+DEFAULT_RETENTION: Final = 24 * 3600.0
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_MAX_ATTEMPTS: Final = 8
+DEFAULT_LEASE: Final = 120.0
+
+_SCHEMA: Final = """
+CREATE TABLE outbox_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO outbox_meta VALUES ('format', 'finops-sdk outbox');
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    operation TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body BLOB NOT NULL,
+    items INTEGER NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    dead INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    lease_owner TEXT,
+    lease_expires REAL
+);
+CREATE INDEX chunks_by_age ON chunks (dead, created, id);
+PRAGMA user_version = 1;
+"""  # user_version is SCHEMA_VERSION
+
+
+def new_owner() -> str:
+    """A lease owner name unique to this process and store object."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SQLiteOutbox:
+    """The outbox in the SQLite file ``path`` (created when missing).
+
+    ``retention``: seconds a pending chunk may wait (the server's idempotency-key retention,
+    24 h): older, it is a dead letter ("key expired, outcome unknown: reconcile").
+    ``max_bytes``: the cap of stored bodies (256 MiB). ``max_attempts``: failed sends before a
+    chunk is a dead letter (8). ``lease``: seconds a claimed chunk is reserved (120).
+    ``wall_clock``: epoch seconds (injected in tests).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: float = DEFAULT_RETENTION,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        lease: float = DEFAULT_LEASE,
+        busy_timeout: float = 5.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.retention, self.max_bytes, self.max_attempts, self.lease = retention, max_bytes, max_attempts, lease
+        self._now = wall_clock
+        self._lock = threading.Lock()
+        self._db = _open(self.path, busy_timeout)
+
+    def __repr__(self) -> str:
+        return f"SQLiteOutbox({str(self.path)!r})"
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def record(self, chunks: Sequence[NewChunk], owner: str) -> None:
+        """Store every chunk in one transaction, leased to ``owner``, or none (full)."""
+        size = sum(len(c.body) for c in chunks)
+        now = self._now()
+        with self._tx() as db:
+            (held,) = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM chunks").fetchone()
+            if held + size > self.max_bytes:
+                raise OutboxFullError(
+                    f"the outbox holds {held:,} bytes; {size:,} more would pass its cap of {self.max_bytes:,}: "
+                    "nothing was recorded or sent (replay it, or purge dead letters)"
+                )
+            db.executemany(  # a key already there (resume=): leased again, as it is
+                "INSERT INTO chunks (key, operation, url, body, items, created, lease_owner, lease_expires) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "lease_owner = excluded.lease_owner, lease_expires = excluded.lease_expires WHERE dead = 0",
+                [(c.key, c.operation, c.url, c.body, c.items, now, owner, now + self.lease) for c in chunks],
+            )
+
+    def claim(self, owner: str, limit: int) -> list[StoredChunk]:
+        """Lease up to ``limit`` pending chunks, oldest first (expired ones dead-lettered first)."""
+        now = self._now()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE chunks SET dead = 1, reason = ?, lease_owner = NULL, lease_expires = NULL "
+                "WHERE dead = 0 AND created <= ? AND (lease_expires IS NULL OR lease_expires <= ?)",
+                (KEY_EXPIRED, now - self.retention, now),
+            )
+            rows = db.execute(
+                "UPDATE chunks SET lease_owner = ?, lease_expires = ? WHERE id IN ("
+                "SELECT id FROM chunks WHERE dead = 0 AND (lease_expires IS NULL OR lease_expires <= ?) "
+                "ORDER BY created, id LIMIT ?) "
+                "RETURNING id, key, operation, url, body, items, created, attempts",
+                (owner, now + self.lease, now, limit),
+            ).fetchall()
+        rows.sort()  # RETURNING follows no order
+        return [StoredChunk(k, op, url, bytes(body), n, c, a) for _, k, op, url, body, n, c, a in rows]
+
+    def settle(self, key: str) -> None:
+        """Forget the chunk: the server answered it for good."""
+        with self._tx() as db:
+            db.execute("DELETE FROM chunks WHERE key = ?", (key,))
+
+    def release(self, key: str, error: str | None) -> None:
+        """Pending again; after a failed attempt one attempt more, past ``max_attempts`` a dead letter."""
+        with self._tx() as db:
+            if error is None:
+                db.execute("UPDATE chunks SET lease_owner = NULL, lease_expires = NULL WHERE key = ?", (key,))
+                return
+            db.execute(
+                "UPDATE chunks SET attempts = attempts + 1, lease_owner = NULL, lease_expires = NULL, "
+                "dead = (attempts + 1 >= ?), reason = CASE WHEN attempts + 1 >= ? THEN ? ELSE reason END "
+                "WHERE key = ? AND dead = 0",
+                (self.max_attempts, self.max_attempts, f"failed {self.max_attempts} times, last: {error}", key),
+            )
+
+    def dead_letter(self, key: str, reason: str) -> None:
+        """Give the chunk up with ``reason``."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE chunks SET dead = 1, reason = ?, lease_owner = NULL, lease_expires = NULL WHERE key = ?",
+                (reason, key),
+            )
+
+    def stats(self) -> OutboxStats:
+        """Pending chunks and items, dead letters, bytes stored, age of the oldest pending."""
+        with self._lock:
+            pending, items, oldest = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(items), 0), MIN(created) FROM chunks WHERE dead = 0"
+            ).fetchone()
+            dead, size = self._db.execute(
+                "SELECT COALESCE(SUM(dead), 0), COALESCE(SUM(LENGTH(body)), 0) FROM chunks"
+            ).fetchone()
+        age = max(0.0, self._now() - oldest) if oldest is not None else 0.0
+        return OutboxStats(pending, items, dead, size, age)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter with its reason, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, operation, items, created, attempts, reason FROM chunks WHERE dead = 1 "
+                "ORDER BY created, id"
+            ).fetchall()
+        return [DeadLetter(k, op, n, c, a, r or "") for k, op, n, c, a, r in rows]
+
+    def requeue(self, keys: Sequence[str] | None = None) -> int:
+        """Dead letters pending again with no attempts, their age kept (retention still applies)."""
+        return self._dead_rows("UPDATE chunks SET dead = 0, reason = NULL, attempts = 0", keys)
+
+    def purge(self, keys: Sequence[str] | None = None) -> int:
+        """Delete dead letters."""
+        return self._dead_rows("DELETE FROM chunks", keys)
+
+    def _dead_rows(self, action: str, keys: Sequence[str] | None) -> int:
+        with self._tx() as db:
+            if keys is None:
+                return db.execute(f"{action} WHERE dead = 1").rowcount
+            return sum(db.execute(f"{action} WHERE dead = 1 AND key = ?", (k,)).rowcount for k in keys)
+
+    def close(self) -> None:
+        """Close the connection (the file stays)."""
+        with self._lock:
+            self._db.close()
+
+
+def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection to an outbox file: checked, created when missing, never overwritten."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutboxUnusableError(f"outbox {str(path)!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutboxUnusableError(f"outbox {str(path)!r}: the folder {str(folder)!r} is not writable")
+    if path.exists():
+        if not path.is_file():
+            raise OutboxUnusableError(f"outbox {str(path)!r} is not a file")
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+        if head and head != _SQLITE_HEADER:
+            raise OutboxUnusableError(f"outbox {str(path)!r} is not an outbox (not an SQLite file): left as it is")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise OutboxUnusableError(f"outbox {str(path)!r} is not writable")
+    else:  # created for its owner only: the bodies are the caller's data (SQLite's -wal and -shm follow)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # another process created it meanwhile
+            pass
+        except OSError as exc:
+            raise OutboxUnusableError(f"outbox {str(path)!r} cannot be created: {exc}") from exc
+    try:
+        db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise OutboxUnusableError(f"outbox {str(path)!r} cannot be opened: {exc}") from exc
+    try:
+        _prepare(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version > SCHEMA_VERSION:
+                raise OutboxUnusableError(
+                    f"outbox {str(path)!r} was written by a newer SDK (schema {version}, this one knows "
+                    f"{SCHEMA_VERSION}): upgrade finops-sdk"
+                )
+            if not tables and version == 0:
+                for statement in filter(str.strip, _SCHEMA.split(";")):  # executescript would commit first
+                    db.execute(statement)
+            else:
+                mark = None
+                if "outbox_meta" in tables:
+                    row = db.execute("SELECT value FROM outbox_meta WHERE name = 'format'").fetchone()
+                    mark = row[0] if row else None
+                if mark != _MARK or "chunks" not in tables:
+                    raise OutboxUnusableError(f"outbox {str(path)!r} is an SQLite file, not an outbox: left as it is")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL: a process crash loses nothing committed
+    except sqlite3.DatabaseError as exc:
+        raise OutboxUnusableError(f"outbox {str(path)!r} is unreadable (corrupt?): {exc}; left as it is") from exc

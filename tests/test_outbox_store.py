@@ -1,0 +1,260 @@
+"""The SQLite outbox on its own: records, leases, retention, the cap, dead letters, and bad files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resilience import (
+    ConfigurationError,
+    NewChunk,
+    Outbox,
+    OutboxFullError,
+    OutboxUnusableError,
+    SQLiteOutbox,
+)
+from resilience._outbox import KEY_EXPIRED
+from tests.support import FakeTime
+
+
+def chunk(n: int, size: int = 10) -> NewChunk:
+    return NewChunk(f"key-{n}", "post_resources", "/api/resources", b"x" * size, 3)
+
+
+@pytest.fixture
+def store(tmp_path: Path, ft: FakeTime) -> Iterator[SQLiteOutbox]:
+    s = SQLiteOutbox(tmp_path / "outbox.db", wall_clock=ft.wall, lease=60, retention=3600, max_attempts=3)
+    yield s
+    s.close()
+
+
+def test_the_store_is_an_outbox(store: SQLiteOutbox) -> None:
+    assert isinstance(store, Outbox)
+
+
+def test_recorded_chunks_are_leased_to_the_recorder_then_released_to_anyone(store: SQLiteOutbox) -> None:
+    store.record([chunk(1), chunk(2)], "me")
+    assert store.claim("other", 10) == []  # leased by the recording call
+    store.release("key-1", None)
+    claimed = store.claim("other", 10)
+    assert [c.key for c in claimed] == ["key-1"]
+    assert claimed[0].body == b"x" * 10
+    assert claimed[0].items == 3
+    assert claimed[0].attempts == 0
+    s = store.stats()
+    assert (s.pending_chunks, s.pending_items, s.dead_letters, s.bytes) == (2, 6, 0, 20)
+
+
+def test_claim_is_oldest_first_and_settle_forgets(store: SQLiteOutbox, ft: FakeTime) -> None:
+    for n in range(5):
+        store.record([chunk(n)], "me")
+        store.release(f"key-{n}", None)
+        ft.advance(1)
+    assert store.stats().oldest_age == pytest.approx(5)
+    assert [c.key for c in store.claim("r", 2)] == ["key-0", "key-1"]
+    assert [c.key for c in store.claim("r", 10)] == ["key-2", "key-3", "key-4"]
+    store.settle("key-0")
+    assert store.stats().pending_chunks == 4
+
+
+def test_an_expired_lease_is_claimable_again(store: SQLiteOutbox, ft: FakeTime) -> None:
+    store.record([chunk(1)], "dead-process")
+    assert store.claim("me", 10) == []
+    ft.advance(61)
+    assert [c.key for c in store.claim("me", 10)] == ["key-1"]
+
+
+def test_failures_count_until_the_chunk_is_a_dead_letter(store: SQLiteOutbox) -> None:
+    store.record([chunk(1)], "me")
+    store.release("key-1", None)  # not sent: not an attempt
+    for _ in range(3):
+        assert store.dead_letters() == []
+        (c,) = store.claim("me", 1)
+        store.release(c.key, "APIConnectionError: refused")
+    (dead,) = store.dead_letters()
+    assert dead.key == "key-1"
+    assert dead.attempts == 3
+    assert dead.reason == "failed 3 times, last: APIConnectionError: refused"
+    assert store.claim("me", 1) == []
+
+
+def test_a_chunk_older_than_the_retention_is_a_dead_letter_never_replayed(store: SQLiteOutbox, ft: FakeTime) -> None:
+    store.record([chunk(1), chunk(2)], "me")
+    store.release("key-1", None)
+    store.release("key-2", None)
+    ft.advance(1800)
+    store.record([chunk(3)], "me")
+    store.release("key-3", None)
+    ft.advance(1800)
+    assert [c.key for c in store.claim("me", 10)] == ["key-3"]
+    assert {(d.key, d.reason) for d in store.dead_letters()} == {("key-1", KEY_EXPIRED), ("key-2", KEY_EXPIRED)}
+
+
+def test_requeue_and_purge_dead_letters(store: SQLiteOutbox) -> None:
+    store.record([chunk(1), chunk(2), chunk(3)], "me")
+    for n in (1, 2, 3):
+        store.dead_letter(f"key-{n}", "refused by the server: 400")
+    assert store.requeue(["key-1"]) == 1
+    assert [c.key for c in store.claim("me", 10)] == ["key-1"]
+    assert store.purge(["key-2"]) == 1
+    assert [d.key for d in store.dead_letters()] == ["key-3"]
+    assert store.purge() == 1
+    assert store.stats().dead_letters == 0
+    assert store.stats().bytes == 10  # key-1 only
+
+
+def test_full_refuses_the_whole_call_and_records_nothing(tmp_path: Path) -> None:
+    store = SQLiteOutbox(tmp_path / "o.db", max_bytes=100)
+    store.record([chunk(1, 60)], "me")
+    with pytest.raises(OutboxFullError, match="cap of 100"):
+        store.record([chunk(2, 20), chunk(3, 30)], "me")
+    assert store.stats().pending_chunks == 1
+    store.close()
+
+
+def test_the_file_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    first = SQLiteOutbox(path)
+    first.record([chunk(1)], "me")
+    first.close()
+    again = SQLiteOutbox(path)
+    assert again.stats().pending_chunks == 1
+    again.close()
+
+
+# -- bad input: a typed error when the store is opened; nothing is overwritten -------------------
+
+
+def test_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(OutboxUnusableError, match="does not exist"):
+        SQLiteOutbox(tmp_path / "nowhere" / "o.db")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(OutboxUnusableError, match="not writable"):
+            SQLiteOutbox(folder / "o.db")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_file_that_is_not_sqlite_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"my precious notes\n" * 10)
+    with pytest.raises(OutboxUnusableError, match="not an outbox") as info:
+        SQLiteOutbox(path)
+    assert isinstance(info.value, ConfigurationError)
+    assert path.read_bytes() == b"my precious notes\n" * 10
+
+
+def test_an_sqlite_file_of_something_else_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(OutboxUnusableError, match="not an outbox"):
+        SQLiteOutbox(path)
+    assert path.read_bytes() == before
+
+
+def test_a_corrupt_outbox_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    SQLiteOutbox(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header stays, the schema page is garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(OutboxUnusableError):
+        SQLiteOutbox(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_a_newer_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    SQLiteOutbox(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(OutboxUnusableError, match="newer SDK"):
+        SQLiteOutbox(path)
+
+
+# -- two claimers on one file never lease one chunk ---------------------------------------------
+
+N_CHUNKS = 400
+
+
+def _claim_all(path: str, owner: str, out: list[str]) -> None:
+    store = SQLiteOutbox(path)
+    try:
+        while True:
+            got = store.claim(owner, 3)
+            if not got:
+                return
+            out.extend(c.key for c in got)
+    finally:
+        store.close()
+
+
+def _claim_in_process(path: str, owner: str, queue: multiprocessing.Queue[list[str]]) -> None:
+    out: list[str] = []
+    _claim_all(path, owner, out)
+    queue.put(out)
+
+
+def _fill(path: Path) -> None:
+    store = SQLiteOutbox(path)
+    store.record([chunk(n) for n in range(N_CHUNKS)], "recorder")
+    for n in range(N_CHUNKS):
+        store.release(f"key-{n}", None)
+    store.close()
+
+
+def test_threads_with_their_own_connections_never_claim_one_chunk_twice(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    _fill(path)
+    results: list[list[str]] = [[] for _ in range(4)]
+    threads = [threading.Thread(target=_claim_all, args=(str(path), f"t{i}", results[i])) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [k for r in results for k in r]
+    assert sorted(every) == sorted(f"key-{n}" for n in range(N_CHUNKS))  # each once, none twice
+
+
+def test_processes_never_claim_one_chunk_twice(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    _fill(path)
+    ctx = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[list[str]] = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(str(path), f"p{i}", queue)) for i in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    every = [k for r in results for k in r]
+    assert sorted(every) == sorted(f"key-{n}" for n in range(N_CHUNKS))
+
+
+def test_a_new_outbox_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The bodies are the caller's data: the file (and SQLite's -wal and -shm beside it) 0600."""
+    path = tmp_path / "o.db"
+    store = SQLiteOutbox(path)
+    store.record([chunk(1)], "me")
+    for name in ("o.db", "o.db-wal", "o.db-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    store.close()
