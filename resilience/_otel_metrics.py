@@ -45,6 +45,9 @@ OUTBOX_OLDEST_AGE: Final = "resilience.client.outbox.oldest_age"
 OUTBOX_DEAD_LETTERS: Final = "resilience.client.outbox.dead_letters"
 FLEET_FALLBACKS: Final = "resilience.client.fleet.fallbacks"
 
+#: At most this many attribute sets are kept per cache (a bound, should a caller vary keys).
+_CACHED: Final = 1024
+
 #: The state sources :meth:`Instruments.provide` takes, and the figures each gauge reads.
 _SOURCES: Final = {
     "outbox": (
@@ -117,6 +120,7 @@ class Instruments:
         self._stacks: list[tuple[weakref.ref[Any], dict[str, Any]]] = []
         self._outboxes: list[tuple[weakref.ref[Any], dict[str, Any]]] = []
         self._providers: dict[str, Callable[[], Mapping[str, float] | None]] = {}
+        self._calls: dict[tuple[str, str | None, str, int | None], dict[str, Any]] = {}
 
     # -- state ----------------------------------------------------------------------------------
     def bind(self, stack: Any, origin: str, outbox: Any = None) -> None:
@@ -211,15 +215,19 @@ class Instruments:
 
     # -- events ---------------------------------------------------------------------------------
     def call_ended(self, event: RequestEnd) -> None:
-        route = event.key.partition(" ")[2]
-        attrs: dict[str, Any] = {
-            "resilience.operation": event.operation or event.key,
-            "http.request.method": event.method,
-            "url.template": route,
-            "resilience.outcome": event.outcome,
-        }
-        if event.status_code is not None:
-            attrs["http.response.status_code"] = event.status_code
+        key = (event.key, event.operation, event.outcome, event.status_code)
+        attrs = self._calls.get(key)
+        if attrs is None:  # built once per operation, outcome and status: the SDK copies what it keeps
+            attrs = {
+                "resilience.operation": event.operation or event.key,
+                "http.request.method": event.method,
+                "url.template": event.key.partition(" ")[2],
+                "resilience.outcome": event.outcome,
+            }
+            if event.status_code is not None:
+                attrs["http.response.status_code"] = event.status_code
+            if len(self._calls) < _CACHED:
+                self._calls[key] = attrs
         self.call_duration.record(event.duration, attrs)
 
     def retried(self, event: RetryEvent) -> None:
