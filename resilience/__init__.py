@@ -71,16 +71,8 @@ from ._fleet_breaker import FleetCircuitBreaker, FleetView
 from ._fleet_budget import FleetRetryBudget
 from ._fleet_store import FleetSettings, RedisSharedState, ScriptCall, SharedState, SharedStateError
 from ._health import HealthReport
-from ._layers import (
-    CircuitBreakerTransport,
-    CredentialGuardTransport,
-    GateTransport,
-    Layer,
-    LoggingTransport,
-    RequestRefused,
-    RetryTransport,
-    TracingTransport,
-)
+from ._layers import CircuitBreakerTransport, GateTransport, Layer, RequestRefused, RetryTransport
+from ._layers_watch import CredentialGuardTransport, LoggingTransport, TracingTransport
 from ._metrics import DEFAULT_BUCKETS, OUTCOME_KINDS, MetricsRecorder, MetricsSnapshot, OperationMetrics
 from ._metrics_events import ClientBound, MetricsHook, RequestEnd, RequestStart, RetryEvent, TracingHook
 from ._operation import EXT_OPERATION, BatchSpec, Operation, PageSpec, operation_of

@@ -35,15 +35,8 @@ from ._auth import SwitchableAuth
 from ._body import DEFAULT_MAX_BODY
 from ._breaker_registry import BreakerRegistry
 from ._fleet import FleetSync
-from ._layers import (
-    CircuitBreakerTransport,
-    CredentialGuardTransport,
-    GateTransport,
-    Layer,
-    LoggingTransport,
-    RetryTransport,
-    TracingTransport,
-)
+from ._layers import CircuitBreakerTransport, GateTransport, Layer, RetryTransport
+from ._layers_watch import CredentialGuardTransport, LoggingTransport, TracingTransport
 from ._metrics import MetricsRecorder
 from ._redact import mask_header_repr
 from ._retry import RetryBudget, RetryPolicy
