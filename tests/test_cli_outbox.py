@@ -107,7 +107,7 @@ def test_replay_exit_statuses_4_pending_3_dead_lettered_6_refused_key(
         return Response(json.dumps(body), 400, content_type="application/json")
 
     httpserver.expect_request("/api/resources", method="POST").respond_with_handler(answer)
-    httpserver.expect_request("/health").respond_with_json({"status": "healthy"})
+    httpserver.expect_request("/api/health").respond_with_json({"status": "healthy"})
     url = httpserver.url_for("/").rstrip("/")
     dead = finops("--url", url, "outbox", "replay", "--outbox", str(outbox))
     assert dead.returncode == 3, dead.stdout + dead.stderr
