@@ -8,7 +8,6 @@ request kwargs to these; :mod:`resilience._sync` and :mod:`resilience._async` on
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,23 +24,22 @@ from ._breaker_config import CircuitBreakerConfig
 from ._breaker_registry import BreakerRegistry, CircuitBreakerControl
 from ._call import CallContext, call_flow, call_record_of
 from ._config import ClientConfig, check_base_url, to_timeout
+from ._contract_checks import ContractChecks
 from ._credentials import AuthType
 from ._direct import build_request
 from ._errors import APIError, CircuitOpenError
 from ._errors_client import ClientClosedError, RedirectLoopError
 from ._fleet import FleetStats, FleetSync, shared_state_from
 from ._health import HealthReport, health_flow
-from ._json import Unencodable, dumps
 from ._layers import GateTransport, RequestRefused
 from ._metrics import MetricsRecorder, MetricsSnapshot
 from ._operation import EXT_OPERATION, Operation, operation_of
 from ._outbox_replay import AsyncClientOutbox, ClientOutbox, open_outbox, record_run
-from ._redact import redact_body
 from ._response import build, credential_note, decode, status_error, transport_error
 from ._retry import RetryPolicy
 from ._stack import ResilienceStack, build_http_client
 from ._steps import Flow
-from ._validation import Invalid, SchemaCheck, Validator, compile_schema, refusal, warn_unknown_field
+from ._validation import Validator
 
 __all__: list[str] = []
 
@@ -50,7 +48,7 @@ T = TypeVar("T")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
-class _Core:
+class _Core(ContractChecks):
     """Configuration and every decision that does no I/O."""
 
     _ENV_PREFIX: ClassVar[str] = "API"
@@ -109,7 +107,8 @@ class _Core:
         refusal = breakers.refusal if breakers is not None else None  # asked before each retry's wait
         self._ctx = CallContext(policy, budget, metrics, config.clock, config.wall_clock, refusal=refusal)
         if metrics is not None:
-            metrics.bind(self._stack, self._home_origin)  # the hooks that read the breakers' and budget's state
+            # the hooks that read the breakers', budget's, fleet's and outbox's state
+            metrics.bind(self._stack, self._home_origin, self._outbox)
         self._lock = threading.Lock()
         self._validators: dict[tuple[str, str], Validator] = {}
         self._urls: dict[str, httpx.URL] = {}
@@ -220,77 +219,6 @@ class _Core:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, auth={self.auth!r}, dry_run={self.dry_run})"
-
-    # -- contract ----------------------------------------------------------------------------
-    def _validator(self, op: Operation, part: str, schema: Any, *, request: bool) -> Validator:
-        """The compiled check of one part of an operation. A request may carry fields the
-        contract does not name (it allows them); one that looks like a typo of a named field
-        is logged (:func:`warn_unknown_field`)."""
-        key = (op.operation_id, part)
-        v = self._validators.get(key)
-        if v is None:
-            tell = functools.partial(warn_unknown_field, op.operation_id, set()) if request else None
-            v = self._validators[key] = compile_schema(schema, on_unknown=tell)
-        return v
-
-    def _item_validator(self, op: Operation) -> SchemaCheck:
-        check = self._validator(op, "item", op.item_schema, request=True)
-        assert isinstance(check, SchemaCheck), f"{op.operation_id} has no item schema"
-        return check
-
-    def _response_validator(self, op: Operation) -> Validator | None:
-        if not self._config.validate_responses or op.response is None:
-            return None
-        return self._validator(op, "response", op.response, request=False)
-
-    @staticmethod
-    def _check(check: Validator, value: Any, *, at: str = "", index: int | None = None) -> None:
-        try:
-            check(value, at)
-        except Invalid as exc:
-            raise refusal(exc, index) from None
-
-    @staticmethod
-    def _check_items(check: SchemaCheck, items: list[dict[str, Any]]) -> None:
-        """Every item at once: the first bad one raises, naming its index and field."""
-        bad = check.first_bad(items)
-        if bad is not None:
-            raise refusal(bad[1], bad[0])
-
-    def _check_params(self, op: Operation, params: Mapping[str, Any]) -> None:
-        for name, value in params.items():
-            schema = op.params.get(name)
-            if schema is None or value is None or value is self._UNSET:
-                continue
-            self._check(self._validator(op, f"param:{name}", schema, request=True), value, at=name)
-
-    @staticmethod
-    def _encode(body: Any) -> bytes:
-        """The JSON of a body (:mod:`resilience._json`): what JSON cannot carry is refused."""
-        try:
-            return dumps(body)
-        except Unencodable as exc:
-            raise refusal(Invalid(exc.path, f"cannot be encoded as JSON: {exc.message}"), None) from None
-
-    @staticmethod
-    def _with_body(kwargs: Mapping[str, Any], body: bytes, op: Operation, key: str | None) -> dict[str, Any]:
-        kw = dict(kwargs)
-        kw.pop("json", None)
-        kw["content"] = body
-        headers = dict(kw.get("headers") or {})
-        headers["Content-Type"] = "application/json"
-        if key is not None and op.idempotency_header:
-            headers[op.idempotency_header] = key
-        kw["headers"] = headers
-        return kw
-
-    def _dry_run_report(self, op: Operation, item_count: int, chunks: list[tuple[int, int]], body: Any) -> DryRun:
-        preview = redact_body(json.dumps(body, allow_nan=False, default=str)) if body is not None else ""
-        report = DryRun(op.operation_id, op.method, op.route, item_count, tuple(chunks), preview)
-        logger.info(
-            "dry run: would send %s (%d item(s) in %d chunk(s)) body=%s", op.key, item_count, len(chunks), preview
-        )
-        return report
 
     # -- requests ----------------------------------------------------------------------------
     def _url(self, path: str) -> httpx.URL:

@@ -347,9 +347,10 @@ class MetricsRecorder:
         if self.tracers is not None:
             self.tracers.refused(op, error, parent)
 
-    def bind(self, stack: object, origin: str) -> None:
-        """Hand a client's stack (breakers, retry budget) to the hooks that read state from it."""
-        self._emit("on_bind", ClientBound(stack, origin))
+    def bind(self, stack: object, origin: str, outbox: object = None) -> None:
+        """Hand a client's stack (breakers, retry budget, fleet) and outbox to the hooks that
+        read state from them."""
+        self._emit("on_bind", ClientBound(stack, origin, outbox))
 
     def breaker_transition(self, event: object) -> None:
         """A :class:`~resilience.BreakerListener`: forwards transitions to the hooks."""

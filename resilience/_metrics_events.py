@@ -78,10 +78,13 @@ class MetricsHook(Protocol):
 @attrs.frozen(slots=True)
 class ClientBound:
     """A client was built with the hook: its :class:`~resilience.ResilienceStack` (breakers,
-    retry budget) and its home origin (``https://host:port``)."""
+    retry budget, ``fleet``), its home origin (``https://host:port``) and its ``client.outbox``
+    (anything with ``stats()`` returning :class:`~resilience.OutboxStats`), ``None`` without one.
+    A hook keeping them should keep weak references: the client's lifetime is its user's."""
 
     stack: Any
     origin: str
+    outbox: Any = None
 
 
 @runtime_checkable
@@ -204,7 +207,10 @@ class _OneTracer(Tracers):
             return None
 
     def call_end(self, call: Any, response: httpx.Response | None, error: BaseException | None) -> None:
-        self._one("on_call_end", call, response, error)
+        try:
+            self._hook.on_call_end(call, response, error)
+        except Exception:
+            logger.exception("tracing hook %s.on_call_end failed", type(self._hook).__name__)
 
     def attempt_start(self, request: httpx.Request, call: Any) -> Any:
         try:
@@ -214,7 +220,10 @@ class _OneTracer(Tracers):
             return None
 
     def attempt_end(self, attempt: Any, response: httpx.Response | None, error: BaseException | None) -> None:
-        self._one("on_attempt_end", attempt, response, error)
+        try:
+            self._hook.on_attempt_end(attempt, response, error)
+        except Exception:
+            logger.exception("tracing hook %s.on_attempt_end failed", type(self._hook).__name__)
 
     def refused(self, operation: Operation, error: BaseException, parent: Any) -> None:
         self._one("on_refused", operation, error, parent)

@@ -50,6 +50,8 @@ CHUNK_REJECTED: Final = "resilience.batch.chunk.rejected"
 
 _KNOWN_METHODS: Final = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+#: At most this many attribute sets are kept per cache (a bound, should a caller vary origins).
+_CACHED: Final = 1024
 
 
 def error_type(exc: BaseException) -> str:
@@ -75,6 +77,16 @@ def _operation_attrs(op: Operation) -> dict[str, Any]:
     return attrs
 
 
+def _global_unset(trace: Any) -> Callable[[], bool]:
+    """Whether the API's global tracer provider is still unset (a proxy), checked per call: a
+    read of the API's set-once global, not ``get_tracer_provider()``'s environment lookup
+    (~0.8 us; its variable was read when the hook's tracer was got)."""
+    if hasattr(trace, "_TRACER_PROVIDER"):
+        return lambda: trace._TRACER_PROVIDER is None
+    proxy = trace.ProxyTracerProvider
+    return lambda: isinstance(trace.get_tracer_provider(), proxy)
+
+
 class _Call:
     """A logical call's span, its context (the parent of its attempts) and its hop count."""
 
@@ -84,13 +96,24 @@ class _Call:
         self.span, self.context, self.request, self.hops = span, context, request, 0
 
 
+class _Hop:
+    """A hop's span name and attributes for one method, origin and template, and its metric
+    attributes by status code or error class (built once: the SDK copies what it keeps)."""
+
+    __slots__ = ("attrs", "ended", "name")
+
+    def __init__(self, name: str, attrs: dict[str, Any]) -> None:
+        self.name, self.attrs = name, attrs
+        self.ended: dict[int | type[BaseException] | None, dict[str, Any]] = {}
+
+
 class _Attempt:
-    """One hop's span, start time and metric attributes."""
+    """One hop's span, start time and attributes."""
 
-    __slots__ = ("attrs", "span", "started")
+    __slots__ = ("hop", "span", "started")
 
-    def __init__(self, span: Any, started: float, attrs: dict[str, Any]) -> None:
-        self.span, self.started, self.attrs = span, started, attrs
+    def __init__(self, span: Any, started: float, hop: _Hop) -> None:
+        self.span, self.started, self.hop = span, started, hop
 
 
 class _Scope:
@@ -107,9 +130,12 @@ class OpenTelemetryHook:
     OpenTelemetry API, to the global providers unless ``tracer_provider`` / ``meter_provider``
     are given. Give it at construction (the attempt layer is built only for a tracing hook).
 
-    ``provide(name, figures)``: a state source the observable gauges read (``"outbox"``: a
-    callable returning ``depth``, ``bytes``, ``oldest_age_seconds``; ``"fleet"``: returning
-    ``fallbacks``), ``None`` while there is nothing to report.
+    Every client built with the hook reports its own outbox (depth, bytes, oldest age, dead
+    letters) and fleet (fallbacks) gauges under its origin's ``server.*`` attributes, held
+    weakly. ``provide(name, figures)``: one more state source those gauges read, reported with
+    no attributes (``"outbox"``: a callable returning ``depth``, ``bytes``,
+    ``oldest_age_seconds``, ``dead_letters``; ``"fleet"``: returning ``fallbacks``), ``None``
+    while there is nothing to report.
     """
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
@@ -124,14 +150,14 @@ class OpenTelemetryHook:
 
         self._tracer = trace.get_tracer("resilience", tracer_provider=tracer_provider)
         # Following the global provider: while none is set (a proxy), no span is started at all.
-        self._global = trace.get_tracer_provider if tracer_provider is None else None
-        self._proxy = trace.ProxyTracerProvider
+        self._unset = _global_unset(trace) if tracer_provider is None else None
         self._in_context = trace.set_span_in_context
         self._inject = propagate.inject
         self._internal, self._client = SpanKind.INTERNAL, SpanKind.CLIENT
         self._error = StatusCode.ERROR
         self.instruments = Instruments(meter_provider)
         self._timer = time.perf_counter
+        self._hops: dict[tuple[str, bytes, bytes, int | None, str | None], _Hop] = {}
 
     def provide(self, name: str, figures: Callable[[], Mapping[str, float] | None]) -> None:
         """Let the observable gauges of ``name`` (``"outbox"``, ``"fleet"``) read ``figures``."""
@@ -154,14 +180,17 @@ class OpenTelemetryHook:
         self.instruments.transitioned(event)
 
     def on_bind(self, event: ClientBound) -> None:
-        """Observe this client's breakers and retry budget."""
-        self.instruments.bind(event.stack, event.origin)
+        """Observe this client's breakers, retry budget, fleet and outbox (weakly)."""
+        self.instruments.bind(event.stack, event.origin, event.outbox)
 
     # -- TracingHook: the spans -----------------------------------------------------------------
     def on_call_start(self, request: httpx.Request, parent: Any) -> _Call:
         """The call's INTERNAL span, under its chunk's (else the caller's current span)."""
-        if self._global is not None and isinstance(self._global(), self._proxy):
-            return _Call(None, None, request)  # no tracing SDK: metrics only
+        unset = self._unset
+        if unset is not None:
+            if unset():
+                return _Call(None, None, request)  # no tracing SDK: metrics only
+            self._unset = None  # the global provider is set once: no more checks
         op = operation_of(request)
         if op is not None:
             name, attrs = op.operation_id, _operation_attrs(op)
@@ -197,43 +226,66 @@ class OpenTelemetryHook:
 
     def on_attempt_start(self, request: httpx.Request, call: Any) -> _Attempt:
         """The hop's CLIENT span; its trace context goes out in the hop's headers."""
-        attrs: dict[str, Any] = {}
-        method = _method(request.method, attrs)
-        url = request.url
-        scheme = url.scheme
-        attrs[SERVER_ADDRESS] = url.host
-        attrs[SERVER_PORT] = url.port or _DEFAULT_PORTS.get(scheme, 0)
-        attrs[URL_SCHEME] = scheme
-        name = method
-        context = None
-        hop = 0
+        route = None
         if isinstance(call, _Call):
+            if request is call.request:  # a redirect hop goes elsewhere: no template
+                op = operation_of(request)
+                route = op.route if op is not None else None
+            if call.span is None:  # no tracing SDK: only the duration is measured
+                return _Attempt(None, self._timer(), self._hop(request, route))
             context, hop = call.context, call.hops
             call.hops += 1
-            op = operation_of(request)
-            if op is not None and request is call.request:  # a redirect hop goes elsewhere
-                attrs[URL_TEMPLATE] = op.route
-                name = f"{method} {op.route}"
-            if call.span is None:  # no tracing SDK: only the duration is measured
-                return _Attempt(None, self._timer(), attrs)
-        span_attrs = dict(attrs)
+        else:
+            context, hop = None, 0
+        hop_attrs = self._hop(request, route)
+        span_attrs = dict(hop_attrs.attrs)
         if hop:
             span_attrs[HTTP_REQUEST_RESEND_COUNT] = hop
-        span = self._tracer.start_span(name, context=context, kind=self._client, attributes=span_attrs)
+        span = self._tracer.start_span(hop_attrs.name, context=context, kind=self._client, attributes=span_attrs)
         if span.get_span_context().is_valid:  # a no-op tracer's span has nothing to propagate
             self._inject(request.headers, context=self._in_context(span))
-        return _Attempt(span, self._timer(), attrs)
+        return _Attempt(span, self._timer(), hop_attrs)
+
+    def _hop(self, request: httpx.Request, route: str | None) -> _Hop:
+        """A hop's span name and attributes, built once per method, origin and template."""
+        url = request.url
+        key = (request.method, url.raw_scheme, url.raw_host, url.port, route)
+        hop = self._hops.get(key)
+        if hop is None:
+            attrs: dict[str, Any] = {}
+            name = _method(request.method, attrs)
+            scheme = url.scheme
+            attrs[SERVER_ADDRESS] = url.host
+            attrs[SERVER_PORT] = url.port or _DEFAULT_PORTS.get(scheme, 0)
+            attrs[URL_SCHEME] = scheme
+            if route is not None:
+                attrs[URL_TEMPLATE] = route
+                name = f"{name} {route}"
+            hop = _Hop(name, attrs)
+            if len(self._hops) < _CACHED:
+                self._hops[key] = hop
+        return hop
 
     def on_attempt_end(self, attempt: _Attempt, response: httpx.Response | None, error: BaseException | None) -> None:
         """End the hop's span; record ``http.client.request.duration``."""
         elapsed = self._timer() - attempt.started
-        span, attrs = attempt.span, attempt.attrs
+        hop = attempt.hop
         if response is not None:
-            status = attrs[HTTP_RESPONSE_STATUS_CODE] = response.status_code
-            if status >= 400:
-                attrs[ERROR_TYPE] = str(status)
-        elif error is not None:
-            attrs[ERROR_TYPE] = error_type(error)
+            key: int | type[BaseException] | None = response.status_code
+        else:
+            key = type(error) if error is not None else None
+        attrs = hop.ended.get(key)
+        if attrs is None:
+            attrs = dict(hop.attrs)
+            if response is not None:
+                status = attrs[HTTP_RESPONSE_STATUS_CODE] = response.status_code
+                if status >= 400:
+                    attrs[ERROR_TYPE] = str(status)
+            elif error is not None:
+                attrs[ERROR_TYPE] = error_type(error)
+            if len(hop.ended) < _CACHED:
+                hop.ended[key] = attrs
+        span = attempt.span
         if span is not None:
             span.set_attributes({k: attrs[k] for k in (HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE) if k in attrs})
             if ERROR_TYPE in attrs:

@@ -198,14 +198,20 @@ async def test_batch_items_by_outcome(driver: Driver, httpserver: HTTPServer, ot
 def test_outbox_and_fleet_gauges_read_the_providers_given(otel: Telemetry) -> None:
     """The place the outbox's and the fleet's figures join in: nothing is reported until a
     provider is given, then what it returns."""
-    names = ("resilience.client.outbox.depth", "resilience.client.outbox.size", "resilience.client.outbox.oldest_age")
+    names = (
+        "resilience.client.outbox.depth",
+        "resilience.client.outbox.size",
+        "resilience.client.outbox.oldest_age",
+        "resilience.client.outbox.dead_letters",
+    )
     before = otel.metrics()
     assert [n for n in names if n in before and points(before[n])] == []
-    otel.hook.provide("outbox", lambda: {"depth": 3, "bytes": 2048, "oldest_age_seconds": 12.5})
+    otel.hook.provide("outbox", lambda: {"depth": 3, "bytes": 2048, "oldest_age_seconds": 12.5, "dead_letters": 1})
     otel.hook.provide("fleet", lambda: {"fallbacks": 2})
     metrics = otel.metrics()
-    assert [p.value for n in names for p in points(metrics[n])] == [3, 2048, 12.5]
-    assert [metrics[n].unit for n in names] == ["{message}", "By", "s"]
+    assert [p.value for n in names for p in points(metrics[n])] == [3, 2048, 12.5, 1]
+    assert [dict(p.attributes or {}) for n in names for p in points(metrics[n])] == [{}] * 4
+    assert [metrics[n].unit for n in names] == ["{message}", "By", "s", "{message}"]
     assert [p.value for p in points(metrics["resilience.client.fleet.fallbacks"])] == [2]
     with pytest.raises(ConfigurationError, match="outbox"):
         otel.hook.provide("queue", lambda: None)

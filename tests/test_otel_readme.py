@@ -31,7 +31,7 @@ def test_the_readme_trees_are_the_renderers_output() -> None:
 def test_the_readme_names_every_instrument_with_its_unit() -> None:
     reader = InMemoryMetricReader()
     hook = OpenTelemetryHook(meter_provider=MeterProvider(metric_readers=[reader]))
-    hook.provide("outbox", lambda: {"depth": 1, "bytes": 1, "oldest_age_seconds": 1})
+    hook.provide("outbox", lambda: {"depth": 1, "bytes": 1, "oldest_age_seconds": 1, "dead_letters": 1})
     hook.provide("fleet", lambda: {"fallbacks": 1})
     ins = hook.instruments
     ins.attempt_duration.record(0.1, {})
@@ -43,7 +43,7 @@ def test_the_readme_names_every_instrument_with_its_unit() -> None:
     assert data is not None
     metrics = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
     names = {m.name for m in metrics}
-    assert len(names) == 9  # the observable gauges without a bound client report nothing
+    assert len(names) == 10  # the observable gauges without a bound client report nothing
     for m in metrics:
         short = m.name.rsplit(".", 1)[1] if m.name.startswith("resilience.client.outbox.") else m.name
         assert short in SECTION, m.name
