@@ -12,6 +12,7 @@ from ._app import app_group
 from ._commands import add_contract_commands
 from ._configure import add_configure
 from ._exit import ExitStatus
+from ._outbox import add_outbox
 
 __all__ = ["ExitStatus", "build", "main"]
 
@@ -22,6 +23,7 @@ def build() -> click.Group:
     def commands(group: click.Group) -> None:
         add_configure(group)
         add_contract_commands(group)
+        add_outbox(group)
 
     return app_group(commands)
 

@@ -57,14 +57,19 @@ class Settings:
     timeout: float | None = None
     _client: Any = None
 
-    def client(self, *, dry_run: bool | None = None) -> Any:
-        """The FinOps client, from the options, then the environment, then the profile."""
+    def client(self, *, dry_run: bool | None = None, outbox: str | None = None) -> Any:
+        """The FinOps client, from the options, then the environment, then the profile;
+        ``outbox``: its path (else FINOPS_OUTBOX, else the profile's, else none)."""
         if self._client is None:
             from finops_api_client import FinOpsClient
 
             with _errors_as_exit():
                 self._client = FinOpsClient(
-                    base_url=self.url, timeout=self.timeout, profile=self.profile, dry_run=dry_run or None
+                    base_url=self.url,
+                    timeout=self.timeout,
+                    profile=self.profile,
+                    dry_run=dry_run or None,
+                    outbox=outbox or None,
                 )
         return self._client
 

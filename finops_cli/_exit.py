@@ -33,8 +33,9 @@ Exit statuses:
   0    all well (push: every item accepted)
   1    the call failed, or the backend is unhealthy
   2    usage error
-  3    push: some items rejected by the server
-  4    push: some items not delivered or of unknown outcome (run it again)
+  3    push: some items rejected by the server; outbox replay: some rejected or dead-lettered
+  4    push: some items not delivered or of unknown outcome (run it again);
+       outbox replay: some still pending (run it again)
   5    bad input: nothing was sent
-  6    configuration or credentials (a bad profile or setting, a refused key)
+  6    configuration or credentials (a bad profile or setting, a refused key, no outbox)
   130  interrupted (Ctrl-C); what was settled is printed first"""

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from ._app import stdout
 
@@ -51,7 +52,7 @@ def _table(rows: list[Mapping[str, Any]], columns: list[str], header: bool, widt
     for column, width in zip(columns, widths, strict=True):
         table.add_column(column, overflow="fold", width=width)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(Text(_cell(row.get(c))) for c in columns))  # a value is never markup
     return table
 
 
@@ -98,7 +99,7 @@ def write_one(data: Any, output: str) -> None:
     if output == "table" and isinstance(data, Mapping):
         table = Table(show_header=False, box=None)
         for key, value in data.items():
-            table.add_row(str(key), _cell(value))
+            table.add_row(Text(str(key)), Text(_cell(value)))
         stdout().print(table)
         return
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -181,17 +181,27 @@ def push_command(kinds: dict[str, Operation]) -> click.Command:
     )
     @click.option("--dry-run", is_flag=True, help="Validate every record; send nothing.")
     @click.option("--max-record-bytes", type=click.IntRange(min=1), default=DEFAULT_CAP, show_default=True)
-    # OUTBOX (issue #15, waiting on the outbox issue): `--outbox PATH` goes here, handing the
-    # windows to the outbox instead of the client so that `finops outbox replay` finishes them.
+    @click.option(
+        "--outbox",
+        metavar="PATH",
+        help="Record every record in this outbox file before sending any, so that `finops outbox replay` "
+        "finishes a push interrupted or killed (else FINOPS_OUTBOX, else the profile's outbox).",
+    )
     @pass_settings
     @guarded
-    def push(settings: Settings, kind: str, file: str, fmt: str, dry_run: bool, max_record_bytes: int) -> None:
+    def push(
+        settings: Settings, kind: str, file: str, fmt: str, dry_run: bool, max_record_bytes: int, outbox: str | None
+    ) -> None:
         """Push the records of FILE (or - for stdin) as KIND.
 
         Every record is validated first; if any is bad, each is reported by line and field and
         nothing is sent. Then they go in chunks, with a progress bar on a terminal and a summary.
         Exit 0: all accepted; 3: some rejected; 4: some not delivered or of unknown outcome;
         5: bad input (nothing sent); 130: interrupted (what was settled is printed).
+
+        With an outbox, every record is recorded in it before the first is sent (and held in
+        memory at once); what is left pending (interrupted, killed, not delivered) is sent by
+        `finops outbox replay`, under the same Idempotency-Keys.
         """
         op = kinds[kind]
         with _opened(file) as (stream, spool):
@@ -205,10 +215,12 @@ def push_command(kinds: dict[str, Operation]) -> click.Command:
                 raise fail(ExitStatus.BAD_INPUT, f"{file}: {exc}; nothing was sent") from exc
             except KeyboardInterrupt as exc:
                 raise fail(ExitStatus.INTERRUPTED, "interrupted while validating; nothing was sent") from exc
-            client = settings.client(dry_run=dry_run)
+            client = settings.client(dry_run=dry_run, outbox=outbox)
             size = (op.batch.max_items if op.batch and op.batch.max_items else 500) * WINDOW_CHUNKS
+            if client.outbox is not None:  # one call: every chunk recorded before the first is sent
+                size = max(count, 1)
             if client.dry_run:
-                chunks = -(-count // (size // WINDOW_CHUNKS))
+                chunks = -(-count // (op.batch.max_items if op.batch and op.batch.max_items else 500))
                 stdout().print(f"dry run: {count:,} valid {kind} record(s), {chunks} chunk(s); nothing was sent")
                 return
             if spool is not None:
@@ -258,6 +270,14 @@ def _send(client: Any, op: Operation, kind: str, source: Source, fmt: str, count
             if tally.auth_failures and not tally.accepted:
                 break  # the backend refuses the credential: the rest would fare no better
     _summary(tally, time.monotonic() - started, interrupted is not None)
+    if client.outbox is not None:
+        pending = client.outbox.stats().pending_items
+        if pending:
+            stderr().print(
+                f"{pending:,} item(s) pending in the outbox {client.config.outbox}: finops outbox replay",
+                highlight=False,
+                markup=False,
+            )
     if isinstance(interrupted, KeyboardInterrupt):
         raise click.exceptions.Exit(int(ExitStatus.INTERRUPTED))
     if tally.auth_failures and not tally.accepted:

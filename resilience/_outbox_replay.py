@@ -30,6 +30,8 @@ __all__ = ["AsyncClientOutbox", "ClientOutbox"]
 #: 4xx answers that may pass: a timeout, a key still in progress, too early, too many requests,
 #: a proxy's "client closed the request".
 _PASSING_4XX = frozenset({408, 409, 425, 429, 499})
+#: 4xx answers about the credential, not the chunk: every chunk would meet them, none is given up.
+_CREDENTIAL_4XX = frozenset({401, 403})
 _CLAIM = 32  # chunks leased at a time by a replay
 
 
@@ -69,7 +71,11 @@ def _why(outcome: _ChunkOutcome) -> str:
 def _poison(outcome: _ChunkOutcome) -> str | None:
     """Why the server refuses this chunk for good (a non-retryable 4xx), else ``None``."""
     err = outcome.error
-    if isinstance(err, APIStatusError) and 400 <= err.status_code < 500 and err.status_code not in _PASSING_4XX:
+    if (
+        isinstance(err, APIStatusError)
+        and 400 <= err.status_code < 500
+        and err.status_code not in _PASSING_4XX | _CREDENTIAL_4XX
+    ):
         return f"refused by the server: {_why(outcome)}"
     return None
 
@@ -96,7 +102,8 @@ def _stored_run(client: _Core, op: Operation, chunk: StoredChunk) -> tuple[Batch
 def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
     """Send every pending chunk once, oldest first, under its key. A definite answer settles
     it, a refusal for good dead-letters it, anything else leaves it pending (one attempt
-    more) when the pass ends; an open circuit ends the pass."""
+    more) when the pass ends; an open circuit or a refused credential (401/403) ends the pass
+    and leaves the chunk pending without counting an attempt."""
     ops = client._OPERATIONS
     dead_before = {d.key for d in store.dead_letters()}
     accepted = items_ok = items_rejected = 0
@@ -130,7 +137,9 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
                     items_rejected += len(outcome.rejected)
                 elif poison is not None:
                     store.dead_letter(chunk.key, poison)
-                elif isinstance(outcome.error, CircuitOpenError):
+                elif isinstance(outcome.error, CircuitOpenError) or (
+                    isinstance(outcome.error, APIStatusError) and outcome.error.status_code in _CREDENTIAL_4XX
+                ):  # the next chunk would meet it too: the pass ends, this is no attempt of the chunk's
                     failed.append((chunk.key, None))
                     stop = True
                 else:

@@ -204,10 +204,38 @@ class SQLiteOutbox:
                 return db.execute(f"{action} WHERE dead = 1").rowcount
             return sum(db.execute(f"{action} WHERE dead = 1 AND key = ?", (k,)).rowcount for k in keys)
 
+    def free_orphans(self) -> int:
+        """Drop the leases of owners that were processes on this host and are gone (killed
+        mid-push): their chunks are pending again at once, not when the lease expires; how many."""
+        host = socket.gethostname()
+        with self._tx() as db:
+            owners = [o for (o,) in db.execute("SELECT DISTINCT lease_owner FROM chunks WHERE lease_owner IS NOT NULL")]
+            gone = [o for o in owners if _gone(o, host)]
+            return sum(
+                db.execute(
+                    "UPDATE chunks SET lease_owner = NULL, lease_expires = NULL WHERE lease_owner = ?", (o,)
+                ).rowcount
+                for o in gone
+            )
+
     def close(self) -> None:
         """Close the connection (the file stays)."""
         with self._lock:
             self._db.close()
+
+
+def _gone(owner: str, host: str) -> bool:
+    """Whether ``owner`` (from :func:`new_owner`) was a process on ``host`` that no longer runs."""
+    rest = owner.rsplit(":", 2)
+    if len(rest) != 3 or rest[0] != host or not rest[1].isdigit() or int(rest[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(rest[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:

@@ -333,3 +333,24 @@ def test_an_interrupted_replay_leaves_nothing_leased(tmp_path: Path) -> None:
         assert len(claimed) == 5
         assert sorted(c.attempts for c in claimed) == [1, 1, 1, 1, 2]
         again.close()
+
+
+@pytest.mark.parametrize("code", [401, 403])
+async def test_a_refused_credential_leaves_every_chunk_pending_and_ends_the_pass(
+    driver: Driver, tmp_path: Path, code: int
+) -> None:
+    """A 401/403 says the key is wrong, not the chunk: nothing is given up, the pass stops at
+    the first refusal (every chunk would meet it), and the failure does not count as an attempt."""
+    server = Server()
+    server.answer = status(503)
+    open_client(driver, tmp_path, server)
+    await driver.post_resources(resources(1500), chunk_size=500)
+    server.answer = status(code)
+    server.posts.clear()
+    for _ in range(10):  # more passes than max_attempts: still nothing given up
+        report = await replay(driver)
+        assert (report.chunks_dead, report.chunks_pending) == (0, 3)
+    assert len(server.posts) == 10  # one refused chunk a pass
+    assert outbox_call(driver, "dead_letters")() == []
+    server.answer = ok
+    assert (await replay(driver)).chunks_accepted == 3

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from resilience import (
     SQLiteOutbox,
 )
 from resilience._outbox import KEY_EXPIRED
+from resilience._outbox_sqlite import new_owner
 from tests.support import FakeTime
 
 
@@ -258,3 +262,17 @@ def test_a_new_outbox_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     for name in ("o.db", "o.db-wal", "o.db-shm"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     store.close()
+
+
+def test_free_orphans_frees_only_the_leases_of_gone_processes_on_this_host(store: SQLiteOutbox) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that ran on this host and is gone (reaped)
+    host = socket.gethostname()
+    store.record([chunk(1)], f"{host}:{dead.pid}:00000000")  # a push killed mid-call
+    store.record([chunk(2)], new_owner())  # this process: alive
+    store.record([chunk(3)], f"{host}:1:00000000")  # init: alive (another user's)
+    store.record([chunk(4)], f"elsewhere:{dead.pid}:00000000")  # another host: never judged from here
+    assert store.claim("replayer", 10) == []  # every lease still runs
+    assert store.free_orphans() == 1
+    assert [c.key for c in store.claim("replayer", 10)] == ["key-1"]
+    assert store.free_orphans() == 0  # the freed chunk is leased to the replayer now, who runs
