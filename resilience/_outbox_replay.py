@@ -53,9 +53,16 @@ def record_run(run: BatchRun, store: Outbox, owner: str) -> None:
         chunks.append(NewChunk(c.key, op.operation_id, url, body, c.stop - c.start))
     store.record(chunks, owner)
 
+    untold = {c.key for c in run.plan}
+
     def settle(chunk: ChunkPlan, outcome: _ChunkOutcome) -> None:
+        untold.discard(chunk.key)
         if outcome.state == "accepted":
             store.settle(chunk.key)
+            if not untold:  # the call is over: what a store holds back is written now
+                flush = getattr(store, "flush", None)
+                if callable(flush):
+                    flush()
         else:  # not delivered or unknown: pending, for replay
             sent = not isinstance(outcome.error, CircuitOpenError | BatchInterruptedError)
             store.release(chunk.key, _why(outcome) if sent else None)
@@ -147,6 +154,9 @@ def replay_flow(client: _Core, store: Outbox, owner: str) -> Flow[ReplayReport]:
     finally:
         for key, why in failed:
             store.release(key, why)
+        flush = getattr(store, "flush", None)  # what a store holds back is written now
+        if callable(flush):
+            flush()
     stats = store.stats()
     dead = [d for d in store.dead_letters() if d.key not in dead_before]  # refused, failed, or expired
     pending = stats.pending_chunks, stats.pending_items

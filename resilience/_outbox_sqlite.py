@@ -2,7 +2,10 @@
 
 Every method is one ``BEGIN IMMEDIATE`` transaction under a lock (one connection, shared by
 the client's threads; local disk only, never the network). Claiming is one
-``UPDATE ... RETURNING``: two processes on one file never lease one chunk at once.
+``UPDATE ... RETURNING``: two processes on one file never lease one chunk at once. A settled
+chunk is deleted with the next transaction (or after 64 settles, or by :meth:`flush`): a crash
+before then leaves it pending, still leased, and its replay under the same key stores nothing
+twice.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class SQLiteOutbox:
         self.retention, self.max_bytes, self.max_attempts, self.lease = retention, max_bytes, max_attempts, lease
         self._now = wall_clock
         self._lock = threading.Lock()
+        self._settled: list[str] = []  # settled, deleted with the next transaction
         self._db = _open(self.path, busy_timeout)
 
     def __repr__(self) -> str:
@@ -97,12 +101,17 @@ class SQLiteOutbox:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, which first deletes the chunks settled since the last one."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            settled, self._settled = self._settled, []
             try:
+                if settled:
+                    self._db.executemany("DELETE FROM chunks WHERE key = ?", [(k,) for k in settled])
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._settled[:0] = settled
                 raise
             self._db.execute("COMMIT")
 
@@ -144,9 +153,18 @@ class SQLiteOutbox:
         return [StoredChunk(k, op, url, bytes(body), n, c, a) for _, k, op, url, body, n, c, a in rows]
 
     def settle(self, key: str) -> None:
-        """Forget the chunk: the server answered it for good."""
-        with self._tx() as db:
-            db.execute("DELETE FROM chunks WHERE key = ?", (key,))
+        """Forget the chunk: the server answered it for good. Deleted with the next transaction
+        (a commit of its own per chunk cost more than the rest of a push: see the module)."""
+        with self._lock:
+            self._settled.append(key)
+            if len(self._settled) < _SETTLE_BATCH:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Delete the chunks settled so far (every other method does it first)."""
+        with self._tx():
+            pass
 
     def release(self, key: str, error: str | None) -> None:
         """Pending again; after a failed attempt one attempt more, past ``max_attempts`` a dead letter."""
@@ -171,7 +189,7 @@ class SQLiteOutbox:
 
     def stats(self) -> OutboxStats:
         """Pending chunks and items, dead letters, bytes stored, age of the oldest pending."""
-        with self._lock:
+        with self._tx():
             pending, items, oldest = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(items), 0), MIN(created) FROM chunks WHERE dead = 0"
             ).fetchone()
@@ -183,7 +201,7 @@ class SQLiteOutbox:
 
     def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter with its reason, oldest first."""
-        with self._lock:
+        with self._tx():
             rows = self._db.execute(
                 "SELECT key, operation, items, created, attempts, reason FROM chunks WHERE dead = 1 "
                 "ORDER BY created, id"
@@ -219,7 +237,9 @@ class SQLiteOutbox:
             )
 
     def close(self) -> None:
-        """Close the connection (the file stays)."""
+        """Delete what was settled, close the connection (the file stays)."""
+        if self._settled:
+            self.flush()
         with self._lock:
             self._db.close()
 
@@ -273,8 +293,16 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
     return db
 
 
+#: Settles held before they are deleted in a transaction of their own.
+_SETTLE_BATCH: Final = 64
+
+
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
     try:
+        # Chunk bodies are ~100-300 KB: with 64 KiB pages (the largest; it takes effect only on a
+        # new, empty file) each body spans a few overflow pages instead of dozens, which is what
+        # writing and then deleting it costs (measured: record + settle of 100,000 resources).
+        db.execute("PRAGMA page_size = 65536")
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,27 @@ async def test_a_refused_credential_leaves_every_chunk_pending_and_ends_the_pass
     assert outbox_call(driver, "dead_letters")() == []
     server.answer = ok
     assert (await replay(driver)).chunks_accepted == 3
+
+
+def keys_on_disk(path: Path) -> list[str]:
+    """The chunk keys another process would read from the outbox file now."""
+    db = sqlite3.connect(path)
+    try:
+        return [k for (k,) in db.execute("SELECT key FROM chunks")]
+    finally:
+        db.close()
+
+
+async def test_a_settled_call_or_replay_leaves_nothing_on_disk_when_it_returns(driver: Driver, tmp_path: Path) -> None:
+    """Settles are held back for one transaction (64 at most), but a batch call and a replay
+    write theirs before they return: no other process sees their chunks pending after."""
+    server = Server()
+    open_client(driver, tmp_path, server)
+    assert (await driver.post_resources(resources(1200), chunk_size=500)).ok
+    assert keys_on_disk(tmp_path / "outbox.db") == []
+    server.answer = status(503)
+    await driver.post_resources(resources(1200), chunk_size=500)
+    assert len(keys_on_disk(tmp_path / "outbox.db")) == 3
+    server.answer = ok
+    assert (await replay(driver)).chunks_accepted == 3
+    assert keys_on_disk(tmp_path / "outbox.db") == []

@@ -276,3 +276,59 @@ def test_free_orphans_frees_only_the_leases_of_gone_processes_on_this_host(store
     assert store.free_orphans() == 1
     assert [c.key for c in store.claim("replayer", 10)] == ["key-1"]
     assert store.free_orphans() == 0  # the freed chunk is leased to the replayer now, who runs
+
+
+def rows_on_disk(path: Path) -> list[tuple[str, int]]:
+    """What another process would read from the file now: (key, dead) of every row."""
+    db = sqlite3.connect(path)
+    try:
+        return sorted(db.execute("SELECT key, dead FROM chunks").fetchall())
+    finally:
+        db.close()
+
+
+def test_a_new_outbox_file_has_64_kib_pages(store: SQLiteOutbox) -> None:
+    """Chunk bodies run to hundreds of KB: few overflow pages each to write and to free."""
+    db = sqlite3.connect(store.path)
+    try:
+        assert db.execute("PRAGMA page_size").fetchone() == (65536,)
+    finally:
+        db.close()
+
+
+def test_settled_chunks_are_deleted_with_the_next_transaction(store: SQLiteOutbox) -> None:
+    store.record([chunk(i) for i in range(3)], "me")
+    store.settle("key-0")
+    store.settle("key-1")
+    # Not yet on disk: a crash now leaves both pending (still leased to "me"), and their replay
+    # under the same keys stores nothing twice.
+    assert rows_on_disk(store.path) == [("key-0", 0), ("key-1", 0), ("key-2", 0)]
+    assert store.stats().pending_chunks == 1  # every read deletes them first
+    assert rows_on_disk(store.path) == [("key-2", 0)]
+
+
+def test_settles_are_written_by_flush_close_or_the_64th(tmp_path: Path, ft: FakeTime) -> None:
+    path = tmp_path / "o.db"
+    s = SQLiteOutbox(path, wall_clock=ft.wall)
+    s.record([chunk(i) for i in range(70)], "me")
+    for i in range(63):
+        s.settle(f"key-{i}")
+    assert len(rows_on_disk(path)) == 70
+    s.settle("key-63")  # the 64th: written at once
+    assert len(rows_on_disk(path)) == 6
+    s.settle("key-64")
+    s.flush()
+    assert len(rows_on_disk(path)) == 5
+    s.settle("key-65")
+    s.close()
+    assert [k for k, _ in rows_on_disk(path)] == ["key-66", "key-67", "key-68", "key-69"]
+
+
+def test_a_failed_transaction_keeps_the_settles_it_carried(store: SQLiteOutbox) -> None:
+    store.record([chunk(0), chunk(1)], "me")
+    store.settle("key-0")
+    with pytest.raises(OutboxFullError):
+        store.record([NewChunk("big", "post_things", "/api/things", b"x" * (store.max_bytes + 1), 1)], "me")
+    assert rows_on_disk(store.path) == [("key-0", 0), ("key-1", 0)]  # rolled back with it, not lost
+    store.flush()
+    assert rows_on_disk(store.path) == [("key-1", 0)]
