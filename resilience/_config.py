@@ -29,7 +29,7 @@ from ._errors import ConfigurationError
 from ._fleet_store import SharedState, shown_url
 from ._metrics_events import MetricsHook
 from ._outbox import Outbox
-from ._profiles import load_profile
+from ._profiles import load_profile, read_count, read_flag, read_seconds
 from ._redact import REDACTED, SECRET_KEY_PATTERN, hold_secrets
 from ._retry import RetryBudget, RetryPolicy
 
@@ -37,8 +37,6 @@ __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "ClientConfig"]
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = DEFAULT_MAX_BODY
 DEFAULT_TIMEOUT: Final = 30.0
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
 
 #: The parts of a URL that may carry a credential: userinfo, query, fragment.
@@ -94,12 +92,10 @@ def to_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
 
 
 def env_flag(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+    flag = read_flag(raw) if raw.strip() else False  # set but empty: off
+    if flag is None:
+        raise ConfigurationError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+    return flag
 
 
 def _env_url(name: str, raw: str) -> str:
@@ -108,19 +104,17 @@ def _env_url(name: str, raw: str) -> str:
 
 
 def _env_timeout(name: str, raw: str) -> float:
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+    seconds = read_seconds(raw)
+    if seconds is None:
         raise ConfigurationError(f"{name} must be a positive number of seconds, got {raw[:40]!r}")
     return seconds
 
 
 def _env_retries(name: str, raw: str) -> int:
-    if not raw.strip().isdigit():
+    count = read_count(raw)
+    if count is None:
         raise ConfigurationError(f"{name} must be a whole number, 0 or more, got {raw[:40]!r}")
-    return int(raw)
+    return count
 
 
 def _valid_url(_: object, __: attrs.Attribute[str], value: str) -> None:

@@ -147,29 +147,45 @@ def _warn_if_readable(path: Path) -> None:
         )
 
 
+def read_flag(text: str) -> bool | None:
+    """A yes/no setting as written in a file or the environment; ``None``: not one."""
+    word = text.strip().lower()
+    return True if word in _TRUE else False if word in _FALSE else None
+
+
+def read_seconds(text: str) -> float | None:
+    """A positive, finite number of seconds; ``None``: not one."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def read_count(text: str) -> int | None:
+    """A whole number, 0 or more; ``None``: not one."""
+    return int(text) if text.strip().isdigit() else None
+
+
 def _flag(value: str, where: str) -> bool:
-    word = value.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise ProfileError(f"{where}: dry_run must be one of true/false/yes/no/on/off/1/0, got {value[:40]!r}")
+    flag = read_flag(value)
+    if flag is None:
+        raise ProfileError(f"{where}: dry_run must be one of true/false/yes/no/on/off/1/0, got {value[:40]!r}")
+    return flag
 
 
 def _setting(key: str, value: str, where: str) -> object:
     """A config file value, typed; a bad one names where it was read."""
     if key == "timeout":
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = math.nan
-        if not math.isfinite(seconds) or seconds <= 0:
+        seconds = read_seconds(value)
+        if seconds is None:
             raise ProfileError(f"{where}: timeout must be a positive number of seconds, got {value[:40]!r}")
         return seconds
     if key == "retries":
-        if not value.strip().isdigit():
+        count = read_count(value)
+        if count is None:
             raise ProfileError(f"{where}: retries must be a whole number, 0 or more, got {value[:40]!r}")
-        return int(value)
+        return count
     if key == "dry_run":
         return _flag(value, where)
     if not value.strip():
