@@ -10,13 +10,14 @@ alike. A round's rate is the variant's ``n`` over the sum of its chunks' times.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Check", "RowResult", "Summary", "Variant", "run_rounds"]
+__all__ = ["Check", "RowResult", "Summary", "Variant", "gathered", "run_rounds"]
 
 RunFn = Callable[[int], float]
 
@@ -166,3 +167,23 @@ def run_rounds(variants: Sequence[Variant], rounds: int) -> list[Summary]:
             cpu[v.name].append(used[v.name] / v.n)
             rates[v.name].append(v.n / wall[v.name] if wall[v.name] > 0 else float("inf"))
     return [Summary(v.name, v.unit, v.n, tuple(rates[v.name]), tuple(cpu[v.name])) for v in variants]
+
+
+def gathered(loop: asyncio.AbstractEventLoop, call: Callable[[], Awaitable[object]], tasks: int) -> RunFn:
+    """A variant's run: ``n`` calls shared out among ``tasks`` concurrent tasks on ``loop``."""
+
+    async def many(n: int) -> float:
+        per = n // tasks
+
+        async def worker() -> None:
+            for _ in range(per):
+                await call()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(tasks)))
+        return time.perf_counter() - t0
+
+    def run(n: int) -> float:
+        return loop.run_until_complete(many(n))
+
+    return run

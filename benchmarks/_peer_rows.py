@@ -10,14 +10,14 @@ import asyncio
 import http.client
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from ._clients import finops_health, make_finops, make_finops_async
-from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._measure import Check, RowResult, RunFn, Variant, gathered, run_rounds
 
 if TYPE_CHECKING:
     from ._rows import Counts
@@ -57,30 +57,13 @@ def row_async_aiohttp(server: Server, c: Counts) -> list[RowResult]:
             r.raise_for_status()
             return json.loads(await r.read())
 
-    def gathered(call: Callable[[], Awaitable[object]]) -> RunFn:
-        async def many(n: int) -> float:
-            per = n // TASKS
-
-            async def worker() -> None:
-                for _ in range(per):
-                    await call()
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(TASKS)))
-            return time.perf_counter() - t0
-
-        def run(n: int) -> float:
-            return loop.run_until_complete(many(n))
-
-        return run
-
     try:
         _ok(loop.run_until_complete(fin_call()), "AsyncFinOpsClient")
         _ok(loop.run_until_complete(raw_call()), "aiohttp.ClientSession")
         variants = [
             Variant(
                 name,
-                gathered(call),
+                gathered(loop, call, TASKS),
                 c.async_n,
                 warmup=c.async_warmup,
                 seconds=c.slice_seconds,

@@ -9,7 +9,7 @@ import resource
 import threading
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from ._clients import (
 )
 from ._data_rows import row_ingest_inproc, row_read_inproc
 from ._fleet_rows import FLEET_ROWS
-from ._measure import Check, RowResult, RunFn, Variant, run_rounds
+from ._measure import Check, RowResult, RunFn, Variant, gathered, run_rounds
 from ._otel_rows import row_otel
 from ._outbox_rows import row_outbox
 from ._peer_rows import row_async_aiohttp, row_sync_stdlib
@@ -231,23 +231,6 @@ def row_async(server: Server, c: Counts) -> list[RowResult]:
         r = await plain.get("/api/health")
         return r.json()
 
-    def gathered(call: Callable[[], Awaitable[object]], tasks: int) -> RunFn:
-        async def many(n: int) -> float:
-            per = n // tasks
-
-            async def worker() -> None:
-                for _ in range(per):
-                    await call()
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(tasks)))
-            return time.perf_counter() - t0
-
-        def run(n: int) -> float:
-            return loop.run_until_complete(many(n))
-
-        return run
-
     try:
         _expect_health(loop.run_until_complete(fin_call()), "AsyncFinOpsClient")
         _expect_health(loop.run_until_complete(plain_call()), "httpx.AsyncClient")
@@ -260,7 +243,7 @@ def row_async(server: Server, c: Counts) -> list[RowResult]:
         variants = [
             Variant(
                 f"{who} x{tasks} tasks",
-                gathered(call, tasks),
+                gathered(loop, call, tasks),
                 c.async_n,
                 warmup=c.async_warmup,
                 seconds=c.slice_seconds,
