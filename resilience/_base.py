@@ -342,7 +342,9 @@ class _Core(ContractChecks):
         """Validate every item and plan the chunks: a run for the driver, or (dry run) the
         result that says what would have been sent."""
         self._check_open(op)  # a closed client starts no batch (one in flight ends interrupted)
-        data = prepare_items(self, op, items)
+        # With an outbox every body is encoded before the first is sent: that is the JSON check.
+        encoded_later = self._outbox is not None and not self.dry_run and resume is None
+        data = prepare_items(self, op, items, encoded_later=encoded_later)
         plan = plan_for(op, len(data), chunk_size, resume)
         if self.dry_run:
             report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])

@@ -365,9 +365,13 @@ def noting_statuses(flow: Flow[T], statuses: set[int]) -> Flow[T]:
                 statuses.add(outcome.status_code)
 
 
-def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[dict[str, Any]]:
+def prepare_items(
+    client: _Core, op: Operation, items: Sequence[Any], *, encoded_later: bool = False
+) -> list[dict[str, Any]]:
     """Models or mappings to validated dicts (a plain dict is used as given, not copied: it
-    must not change while the call runs); the first bad item raises, naming its index."""
+    must not change while the call runs); the first bad item raises, naming its index.
+    ``encoded_later``: the caller encodes every item with ``client._encode_slices`` before
+    anything is sent (an outbox records every body first), which checks what JSON cannot carry."""
     batch = op.batch
     if batch is None:
         raise ConfigurationError(f"{op.operation_id} does not take a batch body")
@@ -378,7 +382,7 @@ def prepare_items(client: _Core, op: Operation, items: Sequence[Any]) -> list[di
     check = client._item_validator(op)
     # Plain dicts are read where they are: a copy of each costs more than all our checks (GC).
     out: list[dict[str, Any]] = list(items) if set(map(type, items)) == {dict} else _as_dicts(items)
-    client._check_items(check, out)  # one call for the lot; only a bad item pays to be located
+    client._check_items(check, out, encoded_later=encoded_later)  # one call for the lot; a bad item pays
     return out
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ._batch import DryRun
 from ._config import ClientConfig
-from ._json import Unencodable, dumps
+from ._json import Unencodable, dumps, encode_slices
 from ._operation import Operation
 from ._redact import redact_body
 from ._validation import Invalid, SchemaCheck, Validator, compile_schema, refusal, warn_unknown_field
@@ -60,11 +60,21 @@ class ContractChecks:
             raise refusal(exc, index) from None
 
     @staticmethod
-    def _check_items(check: SchemaCheck, items: list[dict[str, Any]]) -> None:
-        """Every item at once: the first bad one raises, naming its index and field."""
-        bad = check.first_bad(items)
+    def _check_items(check: SchemaCheck, items: list[dict[str, Any]], *, encoded_later: bool = False) -> None:
+        """Every item at once: the first bad one raises, naming its index and field
+        (``encoded_later``: :meth:`_encode_slices` looks for what JSON cannot carry)."""
+        bad = check.first_bad(items, encoded_later=encoded_later)
         if bad is not None:
             raise refusal(bad[1], bad[0])
+
+    @staticmethod
+    def _encode_slices(items: Sequence[Any], bounds: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The body of each slice of ``items``; the first item JSON cannot carry raises,
+        naming its index and field, as :meth:`_check_items` would have."""
+        bodies, bad = encode_slices(items, bounds)
+        if bad is not None:
+            raise refusal(Invalid(bad[1].path, bad[1].message), bad[0])
+        return bodies
 
     def _check_params(self, op: Operation, params: Mapping[str, Any]) -> None:
         for name, value in params.items():

@@ -86,17 +86,32 @@ def _finite(value: Any) -> bool:
 def first_unencodable(items: Sequence[Any], stop: int, size: int = 500) -> tuple[int, Unencodable] | None:
     """The first of ``items[:stop]`` that :func:`dumps` refuses, with why: encoded ``size``
     at a time (the bodies are dropped: this checks before anything is sent)."""
-    for start in range(0, stop, size):
-        chunk = items[start : min(start + size, stop)]
+    bounds = [(start, min(start + size, stop)) for start in range(0, stop, size)]
+    return encode_slices(items, bounds, keep=False)[1]
+
+
+def encode_slices(
+    items: Sequence[Any], bounds: Sequence[tuple[int, int]], *, keep: bool = True
+) -> tuple[list[bytes], tuple[int, Unencodable] | None]:
+    """The body of each ``items[start:stop]`` in ``bounds`` (in order; dropped unless ``keep``),
+    and the first item :func:`dumps` refuses, with why (then the bodies stop there)."""
+    bodies: list[bytes] = []
+    for start, stop in bounds:
+        chunk = items[start:stop]
         try:
-            dumps(chunk)
-        except Unencodable:
+            body = dumps(chunk)
+        except Unencodable as whole:
             for i, item in enumerate(chunk, start):
                 try:
                     dumps(item)
                 except Unencodable as exc:
-                    return i, exc
-    return None
+                    return bodies, (i, exc)
+            if keep:  # the list is refused, none of its items (one level too deep): its first named
+                return bodies, (start, whole)
+            continue
+        if keep:
+            bodies.append(body)
+    return bodies, None
 
 
 def unencodable(value: Any, reason: str = "") -> Unencodable:

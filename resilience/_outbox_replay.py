@@ -47,9 +47,10 @@ def record_run(run: BatchRun, store: Outbox, owner: str) -> None:
     the outcome of each then settles or releases it."""
     client, op = run.client, run.op
     url = str(run.base_kwargs["url"])
+    bodies = client._encode_slices(run.data, [(c.start, c.stop) for c in run.plan])
     chunks = []
-    for c in run.plan:
-        body = run.bodies[c.start] = client._encode(run.data[c.start : c.stop])
+    for c, body in zip(run.plan, bodies, strict=True):
+        run.bodies[c.start] = body
         chunks.append(NewChunk(c.key, op.operation_id, url, body, c.stop - c.start))
     store.record(chunks, owner)
 

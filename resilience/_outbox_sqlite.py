@@ -30,6 +30,7 @@ from ._outbox import (
     OutboxUnusableError,
     StoredChunk,
 )
+from ._outbox_wal import HIGH_WATER_PAGES, PAGE_SIZE, WalCheckpointer
 
 __all__ = ["SQLiteOutbox"]
 
@@ -95,6 +96,8 @@ class SQLiteOutbox:
         self._lock = threading.Lock()
         self._settled: list[str] = []  # settled, deleted with the next transaction
         self._db = _open(self.path, busy_timeout)
+        self._busy_timeout = busy_timeout
+        self._checkpoints = WalCheckpointer(self.path, busy_timeout)  # the disk waits, off the caller's thread
 
     def __repr__(self) -> str:
         return f"SQLiteOutbox({str(self.path)!r})"
@@ -118,6 +121,7 @@ class SQLiteOutbox:
     def record(self, chunks: Sequence[NewChunk], owner: str) -> None:
         """Store every chunk in one transaction, leased to ``owner``, or none (full)."""
         size = sum(len(c.body) for c in chunks)
+        self._checkpoints.make_room(self._busy_timeout)
         now = self._now()
         with self._tx() as db:
             (held,) = db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM chunks").fetchone()
@@ -132,6 +136,7 @@ class SQLiteOutbox:
                 "lease_owner = excluded.lease_owner, lease_expires = excluded.lease_expires WHERE dead = 0",
                 [(c.key, c.operation, c.url, c.body, c.items, now, owner, now + self.lease) for c in chunks],
             )
+        self._checkpoints.wrote(size)
 
     def claim(self, owner: str, limit: int) -> list[StoredChunk]:
         """Lease up to ``limit`` pending chunks, oldest first (expired ones dead-lettered first)."""
@@ -159,12 +164,15 @@ class SQLiteOutbox:
             self._settled.append(key)
             if len(self._settled) < _SETTLE_BATCH:
                 return
-        self.flush()
-
-    def flush(self) -> None:
-        """Delete the chunks settled so far (every other method does it first)."""
         with self._tx():
             pass
+
+    def flush(self) -> None:
+        """Delete the chunks settled so far (every other method does it first), and have
+        what was written copied into the file (in the background)."""
+        with self._tx():
+            pass
+        self._checkpoints.request()
 
     def release(self, key: str, error: str | None) -> None:
         """Pending again; after a failed attempt one attempt more, past ``max_attempts`` a dead letter."""
@@ -238,6 +246,7 @@ class SQLiteOutbox:
 
     def close(self) -> None:
         """Delete what was settled, close the connection (the file stays)."""
+        self._checkpoints.close()
         if self._settled:
             self.flush()
         with self._lock:
@@ -302,7 +311,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
         # Chunk bodies are ~100-300 KB: with 64 KiB pages (the largest; it takes effect only on a
         # new, empty file) each body spans a few overflow pages instead of dozens, which is what
         # writing and then deleting it costs (measured: record + settle of 100,000 resources).
-        db.execute("PRAGMA page_size = 65536")
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -329,5 +338,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             raise
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # WAL: a process crash loses nothing committed
+        db.execute(f"PRAGMA wal_autocheckpoint = {HIGH_WATER_PAGES}")  # the rest: resilience._outbox_wal
+        db.execute(f"PRAGMA journal_size_limit = {HIGH_WATER_PAGES * PAGE_SIZE}")
     except sqlite3.DatabaseError as exc:
         raise OutboxUnusableError(f"outbox {str(path)!r} is unreadable (corrupt?): {exc}; left as it is") from exc

@@ -206,10 +206,12 @@ class SchemaCheck:
         if error is not None:
             raise error
 
-    def first_bad(self, items: Sequence[Any]) -> tuple[int, Invalid] | None:
+    def first_bad(self, items: Sequence[Any], *, encoded_later: bool = False) -> tuple[int, Invalid] | None:
         """The first item that breaks the schema (or holds an unknown field JSON cannot
         carry), with why. Valid items cost one call for the whole list, and a key-set
-        difference each for the unknown-field scan."""
+        difference each for the unknown-field scan. ``encoded_later``: the caller encodes
+        every item before anything is sent (:func:`~resilience._json.encode_slices`), so
+        what cannot be encoded is looked for here only before a bad item."""
         bad: tuple[int, Invalid] | None = None
         if not self._valid(self._whole, items):
             each = self._each
@@ -227,6 +229,8 @@ class SchemaCheck:
                 if found is not None:
                     bad, stop = (i, found), i
                     break
+        if encoded_later and bad is None:
+            return None
         late = first_unencodable(items, stop)  # a lone surrogate, a NaN where null is allowed...
         if late is not None:
             index, exc = late

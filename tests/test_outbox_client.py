@@ -379,3 +379,63 @@ async def test_a_settled_call_or_replay_leaves_nothing_on_disk_when_it_returns(d
     server.answer = ok
     assert (await replay(driver)).chunks_accepted == 3
     assert keys_on_disk(tmp_path / "outbox.db") == []
+
+
+class _CountingOrjson:
+    """orjson, counting the items it encodes (a list counts its length, anything else one)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.items = real, 0
+
+    def dumps(self, value: Any, *args: Any, **kwargs: Any) -> bytes:
+        self.items += len(value) if isinstance(value, list) else 1
+        return self.real.dumps(value, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_with_an_outbox_each_item_is_encoded_once(
+    driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox needs every chunk's body before the first is sent: those bodies are the
+    encodability check too, not a second encoding of every item."""
+    import orjson
+
+    from resilience import _json
+
+    counting = _CountingOrjson(orjson)
+    monkeypatch.setattr(_json, "orjson", counting)
+    server = Server()
+    open_client(driver, tmp_path, server)
+    assert (await driver.post_resources(resources(1200), chunk_size=500)).ok
+    assert counting.items == 1200
+    assert [len(json.loads(body)) for _, body in server.posts] == [500, 500, 200]
+
+
+@pytest.mark.parametrize(
+    ("nan_at", "bad_at", "named"),
+    [(700, None, 700), (700, 900, 700), (700, 300, 300), (None, 1100, 1100)],
+    ids=["unencodable", "unencodable-before-invalid", "invalid-before-unencodable", "invalid"],
+)
+async def test_with_an_outbox_the_first_bad_item_is_named_and_nothing_recorded_or_sent(
+    driver: Driver, tmp_path: Path, nan_at: int | None, bad_at: int | None, named: int
+) -> None:
+    """The same refusal as without an outbox: the first item that breaks the schema or cannot
+    be encoded, by index and field; nothing on disk, nothing on the wire."""
+    from resilience import RequestValidationError
+
+    items = resources(1200)
+    if nan_at is not None:
+        items[nan_at]["currentCost"] = float("nan")
+    if bad_at is not None:
+        items[bad_at]["currency"] = 7
+    server = Server()
+    open_client(driver, tmp_path, server)
+    with pytest.raises(RequestValidationError) as caught:
+        await driver.post_resources(items, chunk_size=500)
+    assert caught.value.index == named
+    assert caught.value.field == ("currentCost" if named == nan_at else "currency")
+    assert server.posts == []
+    assert outbox_call(driver, "stats")().pending_chunks == 0
+    assert keys_on_disk(tmp_path / "outbox.db") == []
