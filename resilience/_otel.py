@@ -98,12 +98,13 @@ class _Call:
 
 class _Hop:
     """A hop's span name and attributes for one method, origin and template, and its metric
-    attributes by status code or error class (built once: the SDK copies what it keeps)."""
+    attributes by status code or error class (built once: the SDK copies what it keeps). The
+    metric leaves out ``url.scheme`` (opt-in there; each attribute costs every record)."""
 
-    __slots__ = ("attrs", "ended", "name")
+    __slots__ = ("attrs", "ended", "name", "span_attrs")
 
-    def __init__(self, name: str, attrs: dict[str, Any]) -> None:
-        self.name, self.attrs = name, attrs
+    def __init__(self, name: str, attrs: dict[str, Any], span_attrs: dict[str, Any]) -> None:
+        self.name, self.attrs, self.span_attrs = name, attrs, span_attrs
         self.ended: dict[int | type[BaseException] | None, dict[str, Any]] = {}
 
 
@@ -238,7 +239,7 @@ class OpenTelemetryHook:
         else:
             context, hop = None, 0
         hop_attrs = self._hop(request, route)
-        span_attrs = dict(hop_attrs.attrs)
+        span_attrs = dict(hop_attrs.span_attrs)
         if hop:
             span_attrs[HTTP_REQUEST_RESEND_COUNT] = hop
         span = self._tracer.start_span(hop_attrs.name, context=context, kind=self._client, attributes=span_attrs)
@@ -257,11 +258,11 @@ class OpenTelemetryHook:
             scheme = url.scheme
             attrs[SERVER_ADDRESS] = url.host
             attrs[SERVER_PORT] = url.port or _DEFAULT_PORTS.get(scheme, 0)
-            attrs[URL_SCHEME] = scheme
+            span_attrs = {**attrs, URL_SCHEME: scheme}
             if route is not None:
-                attrs[URL_TEMPLATE] = route
+                attrs[URL_TEMPLATE] = span_attrs[URL_TEMPLATE] = route
                 name = f"{name} {route}"
-            hop = _Hop(name, attrs)
+            hop = _Hop(name, attrs, span_attrs)
             if len(self._hops) < _CACHED:
                 self._hops[key] = hop
         return hop

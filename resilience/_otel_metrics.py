@@ -218,12 +218,8 @@ class Instruments:
         key = (event.key, event.operation, event.outcome, event.status_code)
         attrs = self._calls.get(key)
         if attrs is None:  # built once per operation, outcome and status: the SDK copies what it keeps
-            attrs = {
-                "resilience.operation": event.operation or event.key,
-                "http.request.method": event.method,
-                "url.template": event.key.partition(" ")[2],
-                "resilience.outcome": event.outcome,
-            }
+            # The operation names the method and the template: each attribute costs every record.
+            attrs = {"resilience.operation": event.operation or event.key, "resilience.outcome": event.outcome}
             if event.status_code is not None:
                 attrs["http.response.status_code"] = event.status_code
             if len(self._calls) < _CACHED:
