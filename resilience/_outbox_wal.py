@@ -84,7 +84,7 @@ class WalCheckpointer:
                 return
             self._pending = 0
             self._asked += 1
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # not yet, or not in this (forked) process
                 self._thread = threading.Thread(target=self._run, name="finops-outbox-checkpoint", daemon=True)
                 self._thread.start()
             self._wake.notify_all()

@@ -117,3 +117,18 @@ def test_wrote_asks_for_a_checkpoint_every_so_many_bytes(tmp_path: Path) -> None
     finally:
         checkpointer.close()
     assert not checkpointer.running
+
+
+def test_a_thread_that_is_gone_without_a_word_is_started_again(tmp_path: Path) -> None:
+    """As in a child process after ``fork()``: the object says a thread runs, none does."""
+    checkpointer = WalCheckpointer(tmp_path / "outbox.db", busy_timeout=1.0)
+    gone = threading.Thread(target=lambda: None)
+    gone.start()
+    gone.join()
+    checkpointer._thread = gone
+    try:
+        checkpointer.request()
+        assert checkpointer.running
+        assert checkpointer.wait_idle(30)
+    finally:
+        checkpointer.close()
