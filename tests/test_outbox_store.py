@@ -332,3 +332,34 @@ def test_a_failed_transaction_keeps_the_settles_it_carried(store: SQLiteOutbox) 
     assert rows_on_disk(store.path) == [("key-0", 0), ("key-1", 0)]  # rolled back with it, not lost
     store.flush()
     assert rows_on_disk(store.path) == [("key-1", 0)]
+
+
+def _plans(store: SQLiteOutbox) -> list[str]:
+    """The query plans of every statement the store runs that sums the stored bytes."""
+    seen: list[str] = []
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if "LENGTH(BODY)" in sql.upper() else None)
+    store.record([chunk(1, size=100)], "me")
+    store.stats()
+    store._db.set_trace_callback(None)
+    assert len(seen) == 2
+    return [str(store._db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()) for sql in seen]
+
+
+def test_the_bytes_held_are_summed_from_an_index_not_the_bodies(store: SQLiteOutbox) -> None:
+    """Every record sums what the outbox holds (the cap): read from an index of the body
+    sizes, not from each row's page, which a backlog of 256 MiB would make 100 MB of reads."""
+    for plan in _plans(store):
+        assert "chunks_by_size" in plan, plan
+
+
+def test_an_outbox_file_without_the_size_index_gets_it_when_opened(tmp_path: Path) -> None:
+    SQLiteOutbox(tmp_path / "outbox.db").close()
+    db = sqlite3.connect(tmp_path / "outbox.db")
+    db.execute("DROP INDEX chunks_by_size")
+    db.close()
+    store = SQLiteOutbox(tmp_path / "outbox.db")
+    try:
+        for plan in _plans(store):
+            assert "chunks_by_size" in plan, plan
+    finally:
+        store.close()
