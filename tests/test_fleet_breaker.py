@@ -154,6 +154,8 @@ def test_half_open_admits_one_probe_across_workers_and_recovery_closes_both(
     fs = settings(sync_interval=3600.0)
     a, b = sync_client(upstream, redis_server, fs), sync_client(upstream, redis_server, fs)
     syncs = [fleet_of(a), fleet_of(b)]
+    for s in syncs:  # the scripts' clock, instead of Redis's TIME
+        s.now_ms = 1_000_000
     try:
         for _ in range(3):
             with pytest.raises(InternalServerError):
@@ -161,7 +163,8 @@ def test_half_open_admits_one_probe_across_workers_and_recovery_closes_both(
         for s in syncs:
             s.sync_once()
         upstream.failing = False
-        time.sleep(0.55)  # recovery_timeout on Redis's own clock (TIME): no way to pass it in here
+        for s in syncs:  # recovery_timeout (0.5 s) has passed on the fleet's clock
+            s.now_ms = 1_000_550
         for client in (a, b):  # both want a probe: a refused call asks the next sync for one
             with pytest.raises(CircuitOpenError):
                 client.get_health()
