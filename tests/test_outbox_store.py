@@ -352,14 +352,31 @@ def test_the_bytes_held_are_summed_from_an_index_not_the_bodies(store: SQLiteOut
         assert "chunks_by_size" in plan, plan
 
 
-def test_an_outbox_file_without_the_size_index_gets_it_when_opened(tmp_path: Path) -> None:
+def test_an_outbox_file_without_the_added_indexes_gets_them_when_opened(tmp_path: Path) -> None:
     SQLiteOutbox(tmp_path / "outbox.db").close()
     db = sqlite3.connect(tmp_path / "outbox.db")
     db.execute("DROP INDEX chunks_by_size")
+    db.execute("DROP INDEX chunks_pending")
     db.close()
     store = SQLiteOutbox(tmp_path / "outbox.db")
     try:
         for plan in _plans(store):
             assert "chunks_by_size" in plan, plan
+        indexes = {n for (n,) in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"chunks_by_size", "chunks_pending"} <= indexes
     finally:
         store.close()
+
+
+def test_stats_read_indexes_only_not_the_rows(store: SQLiteOutbox) -> None:
+    """``stats()`` runs at every metrics collection: its pending count, items and oldest age,
+    its dead letters and its bytes come from covering indexes, not from each row's page."""
+    seen: list[str] = []
+    store.record([chunk(1, size=100)], "me")
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
+    store.stats()
+    store._db.set_trace_callback(None)
+    assert len(seen) == 3
+    for sql in seen:
+        plan = str(store._db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall())
+        assert "COVERING INDEX" in plan or "chunks_by_size" in plan, (sql, plan)
