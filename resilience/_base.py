@@ -349,6 +349,8 @@ class _Core(ContractChecks):
         if self.dry_run:
             report = self._dry_run_report(op, len(data), [(c.start, c.stop) for c in plan], data[:3])
             return BatchResult(operation=op.operation_id, total=len(data), chunks=len(plan), dry_run=report)
+        # Refused here, before the batch exists, as prepare_items would have (no span started).
+        bodies = self._encode_slices(data, [(c.start, c.stop) for c in plan]) if encoded_later else None
         run = BatchRun(
             self,
             op,
@@ -361,7 +363,11 @@ class _Core(ContractChecks):
             wait_for_recovery=wait_for_recovery,
         )
         if self._outbox is not None:  # recorded before the first chunk is sent (or refused: full)
-            record_run(run, self._outbox.store, self._outbox.owner)
+            try:
+                record_run(run, self._outbox.store, self._outbox.owner, bodies)
+            except BaseException as exc:
+                run.abandon(exc)
+                raise
         return run
 
     def _health_flow(self) -> Flow[HealthReport]:

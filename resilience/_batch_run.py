@@ -175,6 +175,13 @@ class BatchRun:
             self.trace = None
         return result
 
+    def abandon(self, exc: BaseException) -> None:
+        """The batch ends before any chunk went out (its outbox refused it): its span ends with ``exc``."""
+        self.failure = exc
+        if self.tracers is not None and self.trace is not None:
+            self.tracers.batch_end(self.trace, self.items_by_outcome(), exc)
+            self.trace = None
+
     def items_by_outcome(self) -> dict[str, int]:
         """The items this call sent (not those a resumed call carried over) by outcome."""
         items = dict.fromkeys(("accepted", "rejected", "outcome_unknown", "not_delivered"), 0)

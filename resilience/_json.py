@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -106,12 +107,20 @@ def encode_slices(
                     dumps(item)
                 except Unencodable as exc:
                     return bodies, (i, exc)
-            if keep:  # the list is refused, none of its items (one level too deep): its first named
-                return bodies, (start, whole)
-            continue
+            return bodies, _in_list(start, whole)  # each item alone passes: the list is one level too deep
         if keep:
             bodies.append(body)
     return bodies, None
+
+
+def _in_list(start: int, whole: Unencodable) -> tuple[int, Unencodable]:
+    """The item of a refused list (``[k]...`` in ``whole``'s path, the list starting at item
+    ``start``) that JSON cannot carry only as a member of the list, and why."""
+    match = re.match(r"\[(\d+)\]\.?", whole.path)
+    if match is None:
+        return start, whole
+    rest = whole.path[match.end() :]
+    return start + int(match.group(1)), Unencodable(rest, f"{whole.message} in the list of items it is sent in")
 
 
 def unencodable(value: Any, reason: str = "") -> Unencodable:

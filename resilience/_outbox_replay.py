@@ -42,12 +42,13 @@ def open_outbox(given: str | os.PathLike[str] | Outbox | None, wall_clock: Any) 
     return SQLiteOutbox(given, wall_clock=wall_clock)
 
 
-def record_run(run: BatchRun, store: Outbox, owner: str) -> None:
-    """Every planned chunk, encoded once and recorded in one transaction before any is sent;
-    the outcome of each then settles or releases it."""
+def record_run(run: BatchRun, store: Outbox, owner: str, bodies: Sequence[bytes] | None = None) -> None:
+    """Every planned chunk, encoded once (``bodies``, when the caller has) and recorded in one
+    transaction before any is sent; the outcome of each then settles or releases it."""
     client, op = run.client, run.op
     url = str(run.base_kwargs["url"])
-    bodies = client._encode_slices(run.data, [(c.start, c.stop) for c in run.plan])
+    if bodies is None:
+        bodies = client._encode_slices(run.data, [(c.start, c.stop) for c in run.plan])
     chunks = []
     for c, body in zip(run.plan, bodies, strict=True):
         run.bodies[c.start] = body

@@ -27,7 +27,7 @@ from resilience import (
     SQLiteOutbox,
 )
 from resilience._outbox import KEY_EXPIRED
-from tests.support import Driver, FakeTime, resources
+from tests.support import Driver, FakeTime, resource, resources
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -439,3 +439,82 @@ async def test_with_an_outbox_the_first_bad_item_is_named_and_nothing_recorded_o
     assert server.posts == []
     assert outbox_call(driver, "stats")().pending_chunks == 0
     assert keys_on_disk(tmp_path / "outbox.db") == []
+
+
+class _BatchSpans:
+    """A tracing hook counting batch spans started and ended (and doing nothing else)."""
+
+    def __init__(self) -> None:
+        self.started = self.ended = 0
+
+    def on_request_start(self, event: Any) -> None: ...
+    def on_request_end(self, event: Any) -> None: ...
+    def on_retry(self, event: Any) -> None: ...
+    def on_breaker_transition(self, event: object) -> None: ...
+    def on_call_start(self, request: httpx.Request, parent: Any) -> Any: ...
+    def on_call_end(self, call: Any, response: Any, error: Any) -> None: ...
+    def on_attempt_start(self, request: httpx.Request, call: Any) -> Any: ...
+    def on_attempt_end(self, attempt: Any, response: Any, error: Any) -> None: ...
+    def on_refused(self, operation: Any, error: BaseException, parent: Any) -> None: ...
+    def on_chunk_start(self, batch: Any, start: int, stop: int) -> Any: ...
+    def on_chunk_end(self, chunk: Any, outcome: str, accepted: int, rejected: int, error: Any) -> None: ...
+
+    def on_batch_start(self, operation: Any, items: int, chunks: int) -> Any:
+        self.started += 1
+        return self.started
+
+    def on_batch_end(self, batch: Any, items: Any, error: BaseException | None) -> None:
+        self.ended += 1
+
+
+def _too_deep_in_a_list(n: int) -> dict[str, Any]:
+    """``resource(n)`` with a ``note`` nested as deep as JSON may carry it alone, one level
+    too deep once it is an item of a list."""
+    from resilience._json import Unencodable, dumps
+
+    for depth in range(200, 300):
+        note: Any = "x"
+        for _ in range(depth):
+            note = {"a": note}
+        item = resource(n, note=note)
+        try:
+            dumps([item])
+        except Unencodable:
+            dumps(item)  # alone it passes
+            return item
+    raise AssertionError("no depth found")
+
+
+@pytest.mark.parametrize("with_outbox", [True, False], ids=["outbox", "no-outbox"])
+@pytest.mark.parametrize("case", ["lone-surrogate", "too-deep-in-a-list"])
+async def test_an_item_only_the_encoder_refuses_is_named_the_same_with_or_without_an_outbox(
+    driver: Driver, tmp_path: Path, with_outbox: bool, case: str
+) -> None:
+    """An item the schema takes (an unknown field) but JSON cannot carry, in the third chunk:
+    the encoder's refusal, by index and field, before a chunk is recorded or sent, and no
+    batch span left open."""
+    from resilience import RequestValidationError
+
+    items = resources(1200)
+    items[1100] = resource(1100, note="x\ud800") if case == "lone-surrogate" else _too_deep_in_a_list(1100)
+    server, spans = Server(), _BatchSpans()
+    open_client(driver, tmp_path, server, metrics_hooks=[spans], outbox=tmp_path / "o.db" if with_outbox else None)
+    with pytest.raises(RequestValidationError) as caught:
+        await driver.post_resources(items, chunk_size=500)
+    assert caught.value.index == 1100
+    assert caught.value.field == ("note" if case == "lone-surrogate" else None)
+    assert server.posts == []
+    assert spans.started == spans.ended == 0
+    if with_outbox:
+        assert keys_on_disk(tmp_path / "o.db") == []
+
+
+async def test_a_full_outbox_ends_the_batch_span_it_started(driver: Driver, tmp_path: Path) -> None:
+    from resilience import OutboxFullError as Full
+
+    server, spans = Server(), _BatchSpans()
+    open_client(driver, tmp_path, server, metrics_hooks=[spans], outbox=SQLiteOutbox(tmp_path / "o.db", max_bytes=1000))
+    with pytest.raises(Full):
+        await driver.post_resources(resources(20), chunk_size=5)
+    assert spans.started == spans.ended == 1
+    assert server.posts == []
