@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,6 +101,7 @@ class SQLiteOutbox:
         self._db = _open(self.path, busy_timeout)
         self._busy_timeout = busy_timeout
         self._checkpoints = WalCheckpointer(self.path, busy_timeout)  # the disk waits, off the caller's thread
+        weakref.finalize(self, self._checkpoints.close)  # a store never closed stops its thread when gone
 
     def __repr__(self) -> str:
         return f"SQLiteOutbox({str(self.path)!r})"

@@ -14,8 +14,10 @@ and stops with :meth:`WalCheckpointer.close`.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Final
 
@@ -47,19 +49,27 @@ class WalCheckpointer:
     ) -> None:
         self._path, self._busy_timeout, self._every, self._high_water = path, busy_timeout, every, high_water
         self._wal = path.with_name(path.name + "-wal")
-        self._lock = threading.Lock()
+        self._closed = False
+        self._failed = False  # the thread could not go on: the writer's own checkpoints take over
+        self._start_over()
+        _LIVE.add(self)
+
+    def _start_over(self) -> None:
+        """Fresh locks, no thread, nothing asked: at construction, and in a forked child (whose
+        copies of the locks may be held by a thread it does not have)."""
+        # Reentrant: close() may run as a finalizer on any thread, this one's included.
+        self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._pending = 0  # bytes written since the last checkpoint was asked for
         self._asked = 0  # checkpoints asked for
         self._done = 0  # checkpoints run (or given up)
-        self._closed = False
-        self._failed = False  # the thread could not go on: the writer's own checkpoints take over
         self._thread: threading.Thread | None = None
 
     def make_room(self, timeout: float) -> None:
-        """Before a large write: should the WAL have outgrown the high-water mark (this thread
-        behind a writer that never paused), wait for a checkpoint of all of it, so that the
-        write starts the WAL over instead of growing it (at most ``timeout`` seconds)."""
+        """Before a record (the store's large write): should the WAL have outgrown the
+        high-water mark (this thread behind a writer that never paused), wait for a checkpoint
+        of all of it, so that the write starts the WAL over instead of growing it (at most
+        ``timeout`` seconds; a checkpoint never waits for readers or writers)."""
         try:
             size = self._wal.stat().st_size
         except OSError:  # no WAL yet
@@ -84,9 +94,16 @@ class WalCheckpointer:
                 return
             self._pending = 0
             self._asked += 1
-            if self._thread is None or not self._thread.is_alive():  # not yet, or not in this (forked) process
-                self._thread = threading.Thread(target=self._run, name="finops-outbox-checkpoint", daemon=True)
-                self._thread.start()
+            if self._thread is None or not self._thread.is_alive():  # not yet (or it died unseen)
+                thread = threading.Thread(target=self._run, name="finops-outbox-checkpoint", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had (a limit, or the interpreter exiting)
+                    self._asked -= 1
+                    self._failed = True
+                    logger.warning("the outbox's checkpoint thread could not start", exc_info=True)
+                    return
+                self._thread = thread
             self._wake.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -111,7 +128,8 @@ class WalCheckpointer:
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
         try:
-            db = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
+            uri = self._path.resolve().as_uri() + "?mode=rw"  # the store made the file: never create one
+            db = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout, isolation_level=None)
             while True:
                 with self._lock:
                     self._wake.wait_for(lambda: self._closed or self._done < self._asked)
@@ -134,3 +152,16 @@ class WalCheckpointer:
                 self._wake.notify_all()
             if db is not None:
                 db.close()
+
+
+#: Every checkpointer of this process (weakly), to start over in a forked child.
+_LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_LIVE):
+        checkpointer._start_over()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
