@@ -170,16 +170,17 @@ class BatchRun:
                 self.prints[c.start] = (c.start, c.stop, self._fingerprint(c.start, c.stop))
         prints = tuple(sorted(self.prints.values()))
         result = assemble(self.op.operation_id, len(self.data), self.outcomes, prints)
-        if self.tracers is not None and self.trace is not None:
-            self.tracers.batch_end(self.trace, self.items_by_outcome(), self.failure)
-            self.trace = None
+        self._end_trace()
         return result
 
     def abandon(self, exc: BaseException) -> None:
         """The batch ends before any chunk went out (its outbox refused it): its span ends with ``exc``."""
         self.failure = exc
+        self._end_trace()
+
+    def _end_trace(self) -> None:
         if self.tracers is not None and self.trace is not None:
-            self.tracers.batch_end(self.trace, self.items_by_outcome(), exc)
+            self.tracers.batch_end(self.trace, self.items_by_outcome(), self.failure)
             self.trace = None
 
     def items_by_outcome(self) -> dict[str, int]:
