@@ -131,13 +131,15 @@ def unencodable(value: Any, reason: str = "") -> Unencodable:
     return Unencodable(*problem)
 
 
-def _join(path: str, key: str | int) -> str:
+def join(path: str, key: str | int) -> str:
+    """``path`` one step further: ``a.b``, ``a[3]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A value as an error message quotes it: its ``repr``, cut at 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -156,10 +158,10 @@ def _is_text(value: str) -> bool:
 def _children(value: Any, path: str) -> Iterator[tuple[Any, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
-            yield item, _join(path, key)
+            yield item, join(path, key)
     else:
         for i, item in enumerate(value):
-            yield item, _join(path, i)
+            yield item, join(path, i)
 
 
 def first_problem(value: Any, path: str = "") -> tuple[str, str] | None:
@@ -192,11 +194,11 @@ def first_problem(value: Any, path: str = "") -> tuple[str, str] | None:
             if isinstance(item, dict):
                 for key in item:
                     if not isinstance(key, str) or not _is_text(key):
-                        return where, f"keys must be strings of valid Unicode, got {_describe(key)}"
+                        return where, f"keys must be strings of valid Unicode, got {describe(key)}"
             stack.append(_children(item, where))
             containers.append(where)
         else:
-            return where, f"has no JSON form: got {type(item).__name__} {_describe(item)}"
+            return where, f"has no JSON form: got {type(item).__name__} {describe(item)}"
     return None
 
 

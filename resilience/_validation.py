@@ -21,7 +21,9 @@ from typing import Any, Final
 import jsonschema_rs
 
 from ._errors import RequestValidationError
+from ._json import describe as _describe
 from ._json import first_problem, first_unencodable
+from ._json import join as _join
 from ._redact import SECRET_KEY_PATTERN
 
 __all__ = ["Invalid", "compile_schema"]
@@ -50,17 +52,6 @@ _TYPE_NAMES: Final = {
 }
 _logger = logging.getLogger("resilience.client")
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _at(value: Any, steps: Sequence[str | int]) -> Any:
